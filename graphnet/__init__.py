@@ -1,0 +1,56 @@
+"""graphnet: a static-computation-graph deep-learning framework with TF1's API.
+
+    import graphnet as gn
+    x = gn.placeholder(gn.float32, [None, 3])
+    y = x * 2
+    with gn.Session() as sess:
+        print(sess.run(y, {x: [[1, 2, 3]]}))
+"""
+
+from graphnet import nn as nn
+from graphnet.autodiff import gradients as gradients
+from graphnet.ir import (
+    DType as DType,
+    DTypeError as DTypeError,
+    FailedPreconditionError as FailedPreconditionError,
+    FeedError as FeedError,
+    FetchError as FetchError,
+    GradientError as GradientError,
+    Graph as Graph,
+    GraphError as GraphError,
+    GraphKeys as GraphKeys,
+    GraphnetError as GraphnetError,
+    Node as Node,
+    OpError as OpError,
+    PlanFileError as PlanFileError,
+    ShapeError as ShapeError,
+    Tensor as Tensor,
+    as_dtype as as_dtype,
+)
+from graphnet.ir.graph import (
+    add_to_collection as add_to_collection,
+    control_dependencies as control_dependencies,
+    get_collection as get_collection,
+    get_collection_ref as get_collection_ref,
+    get_default_graph as get_default_graph,
+    get_default_session as get_default_session,
+    name_scope as name_scope,
+    reset_default_graph as reset_default_graph,
+    set_random_seed as set_random_seed,
+)
+from graphnet.ir.types import (
+    bool_ as bool,  # noqa: A004 - TF's name, as tf.bool
+    float32 as float32,
+    float64 as float64,
+    int32 as int32,
+    int64 as int64,
+)
+from graphnet.ops.array import *  # noqa: F403
+from graphnet.ops.control import *  # noqa: F403
+from graphnet.ops.core import constant as constant, convert_to_tensor as convert_to_tensor
+from graphnet.ops.math import *  # noqa: F403
+from graphnet.ops.random import *  # noqa: F403
+from graphnet.ops.state import *  # noqa: F403
+from graphnet.runtime import Session as Session
+
+__version__ = "0.1.0"

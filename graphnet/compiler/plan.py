@@ -1,0 +1,87 @@
+"""Plan: what a backend executes — ordered steps over a table of buffers.
+
+A Plan holds no graph objects: op names, frozen attrs and buffer indices only, so it can be
+exported and run without the graph builder.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+
+from graphnet.ir.graph import Attrs
+from graphnet.ir.types import Shape, format_shape
+
+BufferKind = Literal["feed", "const", "variable", "temp"]
+
+
+@dataclass(frozen=True)
+class Buffer:
+    """One value of the plan: `name` is the tensor name it holds ('dense/MatMul:0')."""
+
+    index: int
+    name: str
+    dtype: str
+    shape: Shape | None
+    kind: BufferKind
+
+
+@dataclass(frozen=True)
+class Step:
+    """One kernel call: `op` over input buffers into output buffers.
+
+    `writes` is the variable buffer the step's first output replaces (assignments);
+    `reads_written=False` means that buffer is passed but not read (plain assign).
+    """
+
+    node: str
+    op: str
+    attrs: Attrs
+    inputs: tuple[int, ...]
+    outputs: tuple[int, ...]
+    writes: int | None = None
+    reads_written: bool = True
+
+
+@dataclass
+class Plan:
+    buffers: list[Buffer]
+    steps: list[Step]
+    feeds: dict[str, int]
+    fetches: list[int | None]
+    constants: dict[int, np.ndarray] = field(default_factory=dict)
+    variables: dict[int, str] = field(default_factory=dict)
+
+    def variables_read_before_written(self) -> set[str]:
+        """Variables whose stored value the plan needs (read before any step assigns them)."""
+        written: set[int] = set()
+        needed: set[int] = set()
+        for step in self.steps:
+            for pos, b in enumerate(step.inputs):
+                is_plain_write = step.writes == b and pos == 0 and not step.reads_written
+                if b in self.variables and b not in written and not is_plain_write:
+                    needed.add(b)
+            if step.writes is not None:
+                written.add(step.writes)
+        for b in self.fetches:
+            if b is not None and b in self.variables and b not in written:
+                needed.add(b)
+        return {self.variables[b] for b in needed}
+
+    def __str__(self) -> str:
+        def ref(i: int) -> str:
+            return f"%{i}"
+
+        lines = [f"plan: {len(self.steps)} steps, {len(self.buffers)} buffers"]
+        for b in self.buffers:
+            if b.kind != "temp":
+                lines.append(f"  {ref(b.index)} = {b.kind} {b.name} : {b.dtype}{format_shape(b.shape)}")
+        for s in self.steps:
+            outs = ", ".join(ref(o) for o in s.outputs) or "_"
+            ins = ", ".join(ref(i) for i in s.inputs)
+            write = f" -> {ref(s.writes)}" if s.writes is not None else ""
+            lines.append(f"  {outs} = {s.op}({ins}){write}  # {s.node}")
+        lines.append("  fetch " + ", ".join("_" if f is None else ref(f) for f in self.fetches))
+        return "\n".join(lines)

@@ -1,0 +1,177 @@
+"""Session: holds variable values, turns (fetches, feeds) into cached executables, runs them."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from graphnet.backends.registry import Executable, get_backend
+from graphnet.compiler.lowering import build_plan
+from graphnet.ir import (
+    FailedPreconditionError,
+    FeedError,
+    FetchError,
+    GraphError,
+    Node,
+    Tensor,
+)
+from graphnet.ir.graph import Graph, default_session, get_default_graph
+from graphnet.ir.types import DType, format_shape, shape_compatible
+from graphnet.ops.registry import get_op
+from graphnet.runtime.fetches import flatten, pack
+
+#: Ops whose outputs may not be fed: feeding them would hide a side effect.
+_NOT_FEEDABLE = frozenset({"assign", "assign_add", "assign_sub"})
+
+
+@dataclass(frozen=True)
+class _PlanKey:
+    fetches: tuple[str, ...]
+    feeds: tuple[tuple[str, tuple[int, ...]], ...]
+
+
+class Session:
+    """Runs parts of a graph (TF1's tf.Session): `run(fetches, feed_dict)`.
+
+    Variables live here, not in the graph: several Sessions over one Graph hold separate
+    values. A run that fails leaves every variable as it was.
+    """
+
+    def __init__(self, target: str = "", graph: Graph | None = None, config: Any = None,
+                 backend: str = "reference") -> None:  # fmt: skip
+        self.graph = graph if graph is not None else get_default_graph()
+        self.backend_name = backend
+        self._backend = get_backend(backend)
+        self._variables: dict[str, np.ndarray] = {}
+        self._executables: dict[_PlanKey, Executable] = {}
+        self._closed = False
+        self._default_ctx: Any = None
+
+    # -- running -----------------------------------------------------------------------------
+
+    def run(self, fetches: Any, feed_dict: Mapping[Any, Any] | None = None,
+            options: Any = None, run_metadata: Any = None) -> Any:  # fmt: skip
+        """Computes `fetches` (Tensors, Nodes, names, Variables, nested in lists/tuples/dicts)
+        and returns their values in the same structure; Nodes give None."""
+        if self._closed:
+            raise FailedPreconditionError("Attempted to use a closed Session.")
+        leaves = [self._resolve_fetch(f) for f in flatten(fetches)]
+        feeds = self._resolve_feeds(feed_dict or {})
+        key = _PlanKey(
+            tuple(f.name for f in leaves),
+            tuple(sorted((t.name, v.shape) for t, v in feeds.items())),
+        )
+        executable = self._executables.get(key)
+        if executable is None:
+            plan = build_plan(leaves, list(feeds))
+            executable = self._backend.compile(plan)
+            self._executables[key] = executable
+        plan = executable.plan  # type: ignore[attr-defined]
+        uninitialized = sorted(plan.variables_read_before_written() - self._variables.keys())
+        if uninitialized:
+            raise FailedPreconditionError(
+                f"attempting to use uninitialized variable(s) {', '.join(uninitialized)}; "
+                "run gn.global_variables_initializer() first"
+            )
+        feed_buffers = {plan.feeds[t.name]: v for t, v in feeds.items()}
+        result = executable.run(feed_buffers, self._variables)
+        self._variables.update(result.updates)  # only after the whole run succeeded
+        values = [_fetched_value(v) for v in result.fetches]
+        return pack(fetches, values) if _is_structure(fetches) else values[0]
+
+    def _resolve_fetch(self, fetch: Any) -> Tensor | Node:
+        try:
+            element = self.graph.as_graph_element(fetch)
+        except GraphError as err:
+            raise FetchError(f"cannot fetch {fetch!r}: {err}") from None
+        return element
+
+    def _resolve_feeds(self, feed_dict: Mapping[Any, Any]) -> dict[Tensor, np.ndarray]:
+        feeds: dict[Tensor, np.ndarray] = {}
+        for key, value in feed_dict.items():
+            try:
+                tensor = self.graph.as_graph_element(key)
+            except GraphError as err:
+                raise FeedError(f"cannot feed {key!r}: {err}") from None
+            if not isinstance(tensor, Tensor):
+                raise FeedError(f"cannot feed node '{tensor.name}' ({tensor.type}): feed a tensor")
+            if tensor.node.type in _NOT_FEEDABLE or get_op(tensor.node.type).random:
+                raise FeedError(
+                    f"tensor '{tensor.name}' ({tensor.node.type}) is not feedable: feeding it "
+                    "would skip its side effect; feed a placeholder instead"
+                )
+            feeds[tensor] = _check_feed(tensor, value)
+        return feeds
+
+    # -- variables -----------------------------------------------------------------------------
+
+    def variable_values(self) -> dict[str, np.ndarray]:
+        """A copy of every initialized variable's value, by variable name."""
+        return {k: v.copy() for k, v in self._variables.items()}
+
+    # -- lifetime --------------------------------------------------------------------------------
+
+    def close(self) -> None:
+        self._closed = True
+        self._executables.clear()
+        self._variables.clear()
+
+    def as_default(self) -> Any:
+        """Makes this session the default for Tensor.eval / Node.run inside the `with`."""
+        return default_session(self)
+
+    def __enter__(self) -> Session:
+        self._default_ctx = self.as_default()
+        self._default_ctx.__enter__()
+        self._graph_ctx = self.graph.as_default()
+        self._graph_ctx.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._graph_ctx.__exit__(*exc)
+        self._default_ctx.__exit__(*exc)
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<gn.Session backend={self.backend_name!r} graph={self.graph!r}>"
+
+
+def _is_structure(fetches: Any) -> bool:
+    return isinstance(fetches, list | tuple | Mapping)
+
+
+def _check_feed(tensor: Tensor, value: Any) -> np.ndarray:
+    """`value` as an array of the tensor's dtype; rejects unsafe casts and wrong shapes."""
+    what = f"feed for '{tensor.name}' ({tensor.node.type})"
+    expected = f"{tensor.dtype}{format_shape(tensor.shape)}"
+    try:
+        arr = np.asarray(value)
+    except (ValueError, TypeError) as err:
+        raise FeedError(f"{what}: cannot convert the value to an array ({err}); expected {expected}") from None
+    if not _castable(arr.dtype, tensor.dtype):
+        raise FeedError(f"{what}: expected {expected}, given {arr.dtype}{format_shape(arr.shape)}, "
+                        f"which does not convert to {tensor.dtype} safely")  # fmt: skip
+    if not shape_compatible(tensor.shape, arr.shape):
+        raise FeedError(f"{what}: expected shape {format_shape(tensor.shape)}, given "
+                        f"{format_shape(arr.shape)}")  # fmt: skip
+    return arr.astype(tensor.dtype.np, copy=True)
+
+
+def _castable(given: np.dtype, target: DType) -> bool:
+    if given.kind not in "biuf":
+        return False
+    if target.is_bool:
+        return given.kind == "b"
+    if target.is_integer:
+        return given.kind in "biu"
+    return True
+
+
+def _fetched_value(value: np.ndarray | None) -> Any:
+    """A copy the caller may change freely; 0-d results come back as NumPy scalars, as in TF."""
+    if value is None:
+        return None
+    return value[()] if value.ndim == 0 else np.array(value, copy=True)
