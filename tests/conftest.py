@@ -1,0 +1,11 @@
+import pytest
+
+import graphnet as gn
+
+
+@pytest.fixture(autouse=True)
+def fresh_default_graph():
+    """Each test starts on an empty default graph."""
+    gn.reset_default_graph()
+    yield
+    gn.reset_default_graph()
