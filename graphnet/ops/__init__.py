@@ -7,6 +7,7 @@ from graphnet.ops import (  # noqa: F401  (registration order: a family may use 
     state,
     random,
     nn,
+    conv,
     losses,
     rnn,
     operators,
