@@ -1,10 +1,10 @@
 """graphnet: a static-computation-graph deep-learning framework with TF1's API.
 
-    import graphnet as gn
-    x = gn.placeholder(gn.float32, [None, 3])
-    y = x * 2
-    with gn.Session() as sess:
-        print(sess.run(y, {x: [[1, 2, 3]]}))
+import graphnet as gn
+x = gn.placeholder(gn.float32, [None, 3])
+y = x * 2
+with gn.Session() as sess:
+    print(sess.run(y, {x: [[1, 2, 3]]}))
 """
 
 from graphnet import nn as nn
@@ -39,18 +39,18 @@ from graphnet.ir.graph import (
     set_random_seed as set_random_seed,
 )
 from graphnet.ir.types import (
-    bool_ as bool,  # noqa: A004 - TF's name, as tf.bool
+    bool_ as bool,  # noqa: A004, F401 - TF's name, as tf.bool
     float32 as float32,
     float64 as float64,
     int32 as int32,
     int64 as int64,
 )
-from graphnet.ops.array import *  # noqa: F403
-from graphnet.ops.control import *  # noqa: F403
+from graphnet.ops.array import *
+from graphnet.ops.control import *
 from graphnet.ops.core import constant as constant, convert_to_tensor as convert_to_tensor
-from graphnet.ops.math import *  # noqa: F403
-from graphnet.ops.random import *  # noqa: F403
-from graphnet.ops.state import *  # noqa: F403
+from graphnet.ops.math import *
+from graphnet.ops.random import *
+from graphnet.ops.state import *
 from graphnet.runtime import Session as Session
 
 __version__ = "0.1.0"

@@ -64,7 +64,7 @@ def gradients(
         for y, gy in zip(ys_list, grad_ys_list, strict=True):
             if not y.dtype.is_floating:
                 raise GradientError(f"cannot differentiate {y.name} of dtype {y.dtype}")
-            g = ones_like(y, name=f"grad_ys") if gy is None else convert_to_tensor(gy, dtype=y.dtype)
+            g = ones_like(y, name="grad_ys") if gy is None else convert_to_tensor(gy, dtype=y.dtype)
             pending.setdefault(y, []).append(g)
 
         x_nodes = {x.node for x in xs_list}
@@ -100,7 +100,8 @@ def _node_input_grads(node: Node, out_grads: list[Tensor | None]) -> list[Tensor
         grads = list(opdef.grad(node, out_grads))
     if len(grads) != len(node.inputs):
         raise GradientError(
-            f"gradient rule of '{node.type}' returned {len(grads)} values for {len(node.inputs)} inputs"
+            f"gradient rule of '{node.type}' returned {len(grads)} values "
+            f"for {len(node.inputs)} inputs"
         )
     for t, g in zip(node.inputs, grads, strict=True):
         if g is not None and g.dtype != t.dtype and t.dtype.is_floating:

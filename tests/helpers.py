@@ -55,13 +55,25 @@ def check_op(
             got = sess.run(outs, feed)
         assert len(got) == len(want), f"{len(got)} outputs, expected {len(want)}"
         for i, (g, w) in enumerate(zip(got, want, strict=True)):
-            assert np.shape(g) == w.shape, f"[{backend}] output {i}: shape {np.shape(g)} != {w.shape}"
-            assert outs[i].dtype.np == np.asarray(g).dtype, f"output {i}: dtype {np.asarray(g).dtype}"
-            np.testing.assert_allclose(g, w, rtol=rtol, atol=atol, err_msg=f"[{backend}] output {i}")
+            assert np.shape(g) == w.shape, (
+                f"[{backend}] output {i}: shape {np.shape(g)} != {w.shape}"
+            )
+            assert outs[i].dtype.np == np.asarray(g).dtype, (
+                f"output {i}: dtype {np.asarray(g).dtype}"
+            )
+            np.testing.assert_allclose(
+                g, w, rtol=rtol, atol=atol, err_msg=f"[{backend}] output {i}"
+            )
     if grad:
         indices = range(len(arrays)) if grad is True else grad
-        check_grad(fn, arrays, wrt=[i for i in indices if arrays[i].dtype == np.float64],
-                   rtol=grad_rtol, eps=eps, static_shapes=static_shapes)  # fmt: skip
+        check_grad(
+            fn,
+            arrays,
+            wrt=[i for i in indices if arrays[i].dtype == np.float64],
+            rtol=grad_rtol,
+            eps=eps,
+            static_shapes=static_shapes,
+        )
 
 
 def check_grad(
@@ -106,7 +118,7 @@ def check_grad(
                 )
 
 
-def _runtime_shape(graph, out, phs, arrays):  # noqa: ANN001, ANN202
+def _runtime_shape(graph, out, phs, arrays):
     """The concrete shape of `out` for these inputs (static when known, else by running it)."""
     if out.shape is not None and None not in out.shape:
         return out.shape

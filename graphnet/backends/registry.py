@@ -22,7 +22,9 @@ class BackendError(GraphnetError):
     """A backend or kernel is missing or unavailable here."""
 
 
-def kernel(op: str, backend: str = "reference") -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+def kernel(
+    op: str, backend: str = "reference"
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Registers the decorated function as the kernel of `op` on `backend`."""
 
     def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -62,5 +64,7 @@ class Backend(Protocol):
 def get_backend(name: str) -> Backend:
     """The backend called `name`, importing its module on first use."""
     if name not in BACKEND_MODULES:
-        raise BackendError(f"unknown backend {name!r}; available: {', '.join(sorted(BACKEND_MODULES))}")
+        raise BackendError(
+            f"unknown backend {name!r}; available: {', '.join(sorted(BACKEND_MODULES))}"
+        )
     return importlib.import_module(BACKEND_MODULES[name]).BACKEND

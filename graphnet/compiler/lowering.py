@@ -71,7 +71,16 @@ def build_plan(fetches: Sequence[Tensor | Node], feeds: Sequence[Tensor]) -> Pla
             opdef = get_op(node.type)
             inputs = tuple(index[t] for t in node.inputs)
             writes = inputs[opdef.writes_input] if opdef.writes_input is not None else None
-            plan.steps.append(Step(node.name, node.type, node.attrs, inputs, tuple(outputs),
-                                   writes, opdef.reads_written_input))  # fmt: skip
+            plan.steps.append(
+                Step(
+                    node.name,
+                    node.type,
+                    node.attrs,
+                    inputs,
+                    tuple(outputs),
+                    writes,
+                    opdef.reads_written_input,
+                )
+            )
     plan.fetches = [None if isinstance(f, Node) else index[f] for f in fetches]
     return plan

@@ -77,7 +77,9 @@ class Plan:
         lines = [f"plan: {len(self.steps)} steps, {len(self.buffers)} buffers"]
         for b in self.buffers:
             if b.kind != "temp":
-                lines.append(f"  {ref(b.index)} = {b.kind} {b.name} : {b.dtype}{format_shape(b.shape)}")
+                lines.append(
+                    f"  {ref(b.index)} = {b.kind} {b.name} : {b.dtype}{format_shape(b.shape)}"
+                )
         for s in self.steps:
             outs = ", ".join(ref(o) for o in s.outputs) or "_"
             ins = ", ".join(ref(i) for i in s.inputs)

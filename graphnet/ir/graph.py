@@ -19,7 +19,7 @@ _VALID_NAME = re.compile(r"^[A-Za-z0-9.][A-Za-z0-9_.\-/]*$")
 class Attrs(Mapping[str, Any]):
     """A frozen, hashable attribute map; lists become tuples, arrays stay arrays."""
 
-    __slots__ = ("_items", "_hash")
+    __slots__ = ("_hash", "_items")
 
     def __init__(self, attrs: Mapping[str, Any] | None = None) -> None:
         items = {k: _freeze(v) for k, v in (attrs or {}).items()}
@@ -70,7 +70,7 @@ def _hashable(value: Any) -> Any:
 class Tensor:
     """Output `index` of a Node, with a static dtype and shape (dims may be None)."""
 
-    __slots__ = ("node", "index", "dtype", "shape")
+    __slots__ = ("dtype", "index", "node", "shape")
     __array_priority__ = 100  # NumPy defers `array + tensor` to Tensor.__radd__
 
     def __init__(self, node: Node, index: int, dtype: DType, shape: Shape | None) -> None:
@@ -118,7 +118,9 @@ class Tensor:
 
     def __iter__(self) -> Iterator[Tensor]:
         if self.shape is None or not self.shape or self.shape[0] is None:
-            raise TypeError(f"cannot iterate over '{self.name}' of shape {format_shape(self.shape)}")
+            raise TypeError(
+                f"cannot iterate over '{self.name}' of shape {format_shape(self.shape)}"
+            )
         return (self[i] for i in range(self.shape[0]))
 
     def __len__(self) -> int:
@@ -133,9 +135,22 @@ class Tensor:
 TENSOR_OPERATORS: dict[str, Callable[..., Tensor]] = {}
 
 _BINARY_OPERATORS = (
-    "add", "sub", "mul", "truediv", "floordiv", "mod", "pow", "matmul",
-    "lt", "le", "gt", "ge", "and", "or", "xor",
-)  # fmt: skip
+    "add",
+    "sub",
+    "mul",
+    "truediv",
+    "floordiv",
+    "mod",
+    "pow",
+    "matmul",
+    "lt",
+    "le",
+    "gt",
+    "ge",
+    "and",
+    "or",
+    "xor",
+)
 
 
 def _forward(op: str) -> Callable[..., Tensor]:
@@ -170,7 +185,7 @@ install_operators(Tensor)
 class Node:
     """One op application: type (the op name), inputs, control inputs, frozen attrs, outputs."""
 
-    __slots__ = ("graph", "name", "type", "inputs", "control_inputs", "attrs", "outputs", "id")
+    __slots__ = ("attrs", "control_inputs", "graph", "id", "inputs", "name", "outputs", "type")
 
     def __init__(
         self,
@@ -266,9 +281,21 @@ class Graph:
         for c in deduped:
             if c.graph is not self:
                 raise GraphError(f"control input '{c.name}' belongs to another graph")
-        full_name = self._exact_name(name) if name and name.endswith("/") else self.unique_name(name or type)
-        node = Node(self, full_name, type, tuple(inputs), deduped, Attrs(attrs),
-                    output_types, len(self.nodes))  # fmt: skip
+        full_name = (
+            self._exact_name(name)
+            if name and name.endswith("/")
+            else self.unique_name(name or type)
+        )
+        node = Node(
+            self,
+            full_name,
+            type,
+            tuple(inputs),
+            deduped,
+            Attrs(attrs),
+            output_types,
+            len(self.nodes),
+        )
         self.nodes.append(node)
         self._by_name[full_name] = node
         for src in {t.node for t in inputs} | set(deduped):
@@ -276,7 +303,7 @@ class Graph:
         return node
 
     def _exact_name(self, name: str) -> str:
-        """A name ending in '/' is taken verbatim (TF's rule), e.g. a variable named after its scope."""
+        """A name ending in '/' is taken verbatim (TF's rule): a variable named after its scope."""
         full = name[:-1]
         if full in self._by_name:
             raise GraphError(f"the graph already has a node named {full!r}")

@@ -121,6 +121,20 @@ def merge_dim(a: Dim, b: Dim) -> Dim:
     raise ShapeError(f"dimensions {a} and {b} differ")
 
 
+def merge_shapes(a: Shape | None, b: Shape | None) -> Shape | None:
+    """The most precise shape that fits both; raises ShapeError if they conflict."""
+    if a is None:
+        return b
+    if b is None:
+        return a
+    if len(a) != len(b):
+        raise ShapeError(f"shapes {format_shape(a)} and {format_shape(b)} differ in rank")
+    try:
+        return tuple(merge_dim(x, y) for x, y in zip(a, b, strict=True))
+    except ShapeError:
+        raise ShapeError(f"shapes {format_shape(a)} and {format_shape(b)} differ") from None
+
+
 def broadcast_shapes(*shapes: Shape | None) -> Shape | None:
     """NumPy broadcasting over static shapes; an unknown dim against 1 or itself stays unknown."""
     if any(s is None for s in shapes):

@@ -2,14 +2,14 @@
 
 from graphnet.ops import (  # noqa: F401  (registration order: a family may use earlier ones)
     array,
-    math,
     control,
-    state,
-    random,
-    nn,
     conv,
     losses,
-    rnn,
+    math,
+    nn,
     operators,
+    random,
+    rnn,
+    state,
 )
 from graphnet.ops.registry import OPS as OPS, OpDef as OpDef, get_op as get_op

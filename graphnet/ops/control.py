@@ -20,10 +20,23 @@ def _identity_grad(node: Node, grads: Sequence[Tensor | None]) -> list[Tensor | 
     return [grads[0]]
 
 
-register_op(OpDef("stop_gradient", _same_type, differentiable=False, fusion_kind="elementwise",
-                  doc="Returns x; gradients do not flow through it."))  # fmt: skip
-register_op(OpDef("no_op", lambda inputs, attrs: [], differentiable=False,
-                  doc="Does nothing; a node to hang control dependencies on."))  # fmt: skip
+register_op(
+    OpDef(
+        "stop_gradient",
+        _same_type,
+        differentiable=False,
+        fusion_kind="elementwise",
+        doc="Returns x; gradients do not flow through it.",
+    )
+)
+register_op(
+    OpDef(
+        "no_op",
+        lambda inputs, attrs: [],
+        differentiable=False,
+        doc="Does nothing; a node to hang control dependencies on.",
+    )
+)
 
 
 def identity(input: TensorLike, name: str | None = None) -> Tensor:

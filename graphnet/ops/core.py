@@ -10,7 +10,7 @@ import numpy as np
 from graphnet.ir import DTypeError, Graph, GraphError, Node, ShapeError, Tensor
 from graphnet.ir.graph import get_default_graph
 from graphnet.ir.types import DType, as_dtype, float32, format_shape, int32
-from graphnet.ops.registry import get_op
+from graphnet.ops.registry import OpDef, get_op, register_op
 
 TensorLike = Any  # a Tensor, a Variable, or anything np.asarray accepts
 
@@ -48,6 +48,14 @@ def default_dtype_of(value: Any) -> DType:
     return as_dtype(arr.dtype)
 
 
+def _const_infer(inputs: Sequence[Tensor], attrs: Mapping[str, Any]) -> list:
+    value = attrs["value"]
+    return [(as_dtype(value.dtype), value.shape)]
+
+
+register_op(OpDef("const", _const_infer, doc="A constant value held in the graph."))
+
+
 def constant(
     value: Any,
     dtype: DType | str | None = None,
@@ -76,13 +84,18 @@ def constant(
 
 
 def convert_to_tensor(
-    value: TensorLike, dtype: DType | str | None = None, name: str = "Const", graph: Graph | None = None
+    value: TensorLike,
+    dtype: DType | str | None = None,
+    name: str = "Const",
+    graph: Graph | None = None,
 ) -> Tensor:
     """Returns `value` as a Tensor: Tensors pass through (dtype checked), the rest become consts."""
     tensor = _as_tensor_or_none(value)
     if tensor is not None:
         if dtype is not None and tensor.dtype != as_dtype(dtype):
-            raise DTypeError(f"tensor {tensor.name} has dtype {tensor.dtype}; expected {as_dtype(dtype)}")
+            raise DTypeError(
+                f"tensor {tensor.name} has dtype {tensor.dtype}; expected {as_dtype(dtype)}"
+            )
         return tensor
     if isinstance(value, list | tuple) and any(_as_tensor_or_none(v) is not None for v in value):
         from graphnet.ops.array import stack
@@ -119,12 +132,17 @@ def apply_op(
         node_name = graph.unique_name(name or op, mark_as_used=False)
         given = ", ".join(f"{t.name}: {t.dtype.short}{format_shape(t.shape)}" for t in tensors)
         raise type(err)(f"node '{node_name}' ({op}): {err} [inputs: {given}]") from None
-    return graph.create_node(op, tensors, attrs, list(output_types), name=name,
-                             control_inputs=control_inputs)  # fmt: skip
+    return graph.create_node(
+        op, tensors, attrs, list(output_types), name=name, control_inputs=control_inputs
+    )
 
 
-def apply_op1(op: str, inputs: Sequence[TensorLike], attrs: Mapping[str, Any] | None = None,
-              name: str | None = None) -> Tensor:  # fmt: skip
+def apply_op1(
+    op: str,
+    inputs: Sequence[TensorLike],
+    attrs: Mapping[str, Any] | None = None,
+    name: str | None = None,
+) -> Tensor:
     """apply_op for the common single-output case: returns the output Tensor."""
     return apply_op(op, inputs, attrs, name).outputs[0]
 
@@ -176,7 +194,9 @@ def require_dtype(t: Tensor, allowed: Sequence[DType] | str, what: str = "input"
         if not ok[allowed](t.dtype):
             raise DTypeError(f"{what} {t.name} must be {allowed}, got {t.dtype}")
     elif t.dtype not in allowed:
-        raise DTypeError(f"{what} {t.name} must be one of {[str(d) for d in allowed]}, got {t.dtype}")
+        raise DTypeError(
+            f"{what} {t.name} must be one of {[str(d) for d in allowed]}, got {t.dtype}"
+        )
 
 
 def same_dtype(tensors: Sequence[Tensor]) -> DType:
@@ -184,8 +204,10 @@ def same_dtype(tensors: Sequence[Tensor]) -> DType:
     first = tensors[0].dtype
     for t in tensors[1:]:
         if t.dtype != first:
-            raise DTypeError(f"expected matching dtypes, got {first} ({tensors[0].name}) and "
-                             f"{t.dtype} ({t.name})")  # fmt: skip
+            raise DTypeError(
+                f"expected matching dtypes, got {first} ({tensors[0].name}) and "
+                f"{t.dtype} ({t.name})"
+            )
     return first
 
 
@@ -195,4 +217,3 @@ def normalize_axis(axis: int, rank: int, what: str = "axis") -> int:
     return axis % rank
 
 
-__all__ = ["constant", "convert_to_tensor", "int32"]

@@ -8,7 +8,15 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from graphnet.ir import Node, ShapeError, Tensor
-from graphnet.ir.types import DType, as_dtype, bool_, broadcast_shapes, float64, int64
+from graphnet.ir.types import (
+    DType,
+    as_dtype,
+    bool_,
+    broadcast_shapes,
+    float64,
+    int64,
+    merge_shapes,
+)
 from graphnet.ops.array import (
     broadcast_like,
     expand_dims_axes,
@@ -102,10 +110,16 @@ def _unary_grad(fn: Callable[[Tensor, Tensor, Tensor], Tensor]) -> Callable:
 
 
 for _name, (_allowed, _doc, _grad) in _UNARY.items():
-    register_op(OpDef(
-        _name, _elementwise(_allowed), _unary_grad(_grad) if _grad else None,
-        differentiable=_grad is not None, fusion_kind="elementwise", doc=_doc,
-    ))  # fmt: skip
+    register_op(
+        OpDef(
+            _name,
+            _elementwise(_allowed),
+            _unary_grad(_grad) if _grad else None,
+            differentiable=_grad is not None,
+            fusion_kind="elementwise",
+            doc=_doc,
+        )
+    )
 
 negative = _unary_builder("negative", _UNARY["negative"][1])
 abs = _unary_builder("abs", _UNARY["abs"][1])  # noqa: A001 - TF's name
@@ -167,10 +181,16 @@ _BINARY: dict[str, tuple[str, str, Callable | None]] = {
 }  # fmt: skip
 
 for _name, (_allowed, _doc, _grad) in _BINARY.items():
-    register_op(OpDef(
-        _name, _elementwise(_allowed), _binary_grad(_grad) if _grad else None,
-        differentiable=_grad is not None, fusion_kind="elementwise", doc=_doc,
-    ))  # fmt: skip
+    register_op(
+        OpDef(
+            _name,
+            _elementwise(_allowed),
+            _binary_grad(_grad) if _grad else None,
+            differentiable=_grad is not None,
+            fusion_kind="elementwise",
+            doc=_doc,
+        )
+    )
 
 add = _binary_builder("add", _BINARY["add"][1])
 subtract = _binary_builder("subtract", _BINARY["subtract"][1])
@@ -206,8 +226,15 @@ _COMPARISONS = {
 }
 for _name, _doc in _COMPARISONS.items():
     _allowed = "any" if _name in ("equal", "not_equal") else "numeric"
-    register_op(OpDef(_name, _elementwise(_allowed, out=bool_), differentiable=False,
-                      fusion_kind="elementwise", doc=_doc))  # fmt: skip
+    register_op(
+        OpDef(
+            _name,
+            _elementwise(_allowed, out=bool_),
+            differentiable=False,
+            fusion_kind="elementwise",
+            doc=_doc,
+        )
+    )
 
 equal = _binary_builder("equal", _COMPARISONS["equal"])
 not_equal = _binary_builder("not_equal", _COMPARISONS["not_equal"])
@@ -222,10 +249,20 @@ _LOGICAL = {
     "logical_xor": "x xor y elementwise (bool).",
 }
 for _name, _doc in _LOGICAL.items():
-    register_op(OpDef(_name, _elementwise("bool"), differentiable=False,
-                      fusion_kind="elementwise", doc=_doc))  # fmt: skip
-register_op(OpDef("logical_not", _elementwise("bool"), differentiable=False,
-                  fusion_kind="elementwise", doc="not x elementwise (bool)."))  # fmt: skip
+    register_op(
+        OpDef(
+            _name, _elementwise("bool"), differentiable=False, fusion_kind="elementwise", doc=_doc
+        )
+    )
+register_op(
+    OpDef(
+        "logical_not",
+        _elementwise("bool"),
+        differentiable=False,
+        fusion_kind="elementwise",
+        doc="not x elementwise (bool).",
+    )
+)
 
 logical_and = _binary_builder("logical_and", _LOGICAL["logical_and"])
 logical_or = _binary_builder("logical_or", _LOGICAL["logical_or"])
@@ -242,8 +279,12 @@ def _where_infer(inputs: Sequence[Tensor], attrs: dict) -> list:
     return [(dtype, broadcast_shapes(cond.shape, x.shape, y.shape))]
 
 
-@define_op("where", _where_infer, fusion_kind="elementwise",
-           doc="Elementwise select: x where condition, else y (broadcasting).")  # fmt: skip
+@define_op(
+    "where",
+    _where_infer,
+    fusion_kind="elementwise",
+    doc="Elementwise select: x where condition, else y (broadcasting).",
+)
 def _where_grad(node: Node, grads: Grads) -> list[Tensor | None]:
     cond, x, y = node.inputs
     g = grads[0]
@@ -283,12 +324,7 @@ def _add_n_infer(inputs: Sequence[Tensor], attrs: dict) -> list:
     dtype = same_dtype(inputs)
     shape_ = inputs[0].shape
     for t in inputs[1:]:
-        if shape_ is not None and t.shape is not None and (
-            len(t.shape) != len(shape_)
-            or any(a is not None and b is not None and a != b for a, b in zip(shape_, t.shape))
-        ):
-            raise ShapeError(f"add_n inputs must have one shape, got {shape_} and {t.shape}")
-        shape_ = broadcast_shapes(shape_, t.shape) if shape_ is not None and t.shape else shape_
+        shape_ = merge_shapes(shape_, t.shape)
     return [(dtype, shape_)]
 
 
@@ -315,7 +351,9 @@ def _matmul_infer(inputs: Sequence[Tensor], attrs: dict) -> list:
     if a.shape is None or b.shape is None:
         return [(dtype, None)]
     if len(a.shape) < 2 or len(b.shape) < 2:
-        raise ShapeError(f"matmul needs rank >= 2 operands, got ranks {len(a.shape)} and {len(b.shape)}")
+        raise ShapeError(
+            f"matmul needs rank >= 2 operands, got ranks {len(a.shape)} and {len(b.shape)}"
+        )
     m, ka = a.shape[-2:][::-1] if attrs["transpose_a"] else a.shape[-2:]
     kb, n = b.shape[-2:][::-1] if attrs["transpose_b"] else b.shape[-2:]
     if ka is not None and kb is not None and ka != kb:
@@ -326,11 +364,15 @@ def _matmul_infer(inputs: Sequence[Tensor], attrs: dict) -> list:
     try:
         batch = broadcast_shapes(a.shape[:-2], b.shape[:-2])
     except ShapeError:
-        raise ShapeError(f"batch dimensions {a.shape[:-2]} and {b.shape[:-2]} do not broadcast") from None
+        raise ShapeError(
+            f"batch dimensions {a.shape[:-2]} and {b.shape[:-2]} do not broadcast"
+        ) from None
     return [(dtype, (*batch, m, n))]
 
 
-@define_op("matmul", _matmul_infer, doc="Matrix product of the last two axes, batched over the rest.")
+@define_op(
+    "matmul", _matmul_infer, doc="Matrix product of the last two axes, batched over the rest."
+)
 def _matmul_grad(node: Node, grads: Grads) -> list[Tensor | None]:
     a, b = node.inputs
     g = grads[0]
@@ -356,8 +398,12 @@ def matmul(
 ) -> Tensor:
     """a @ b over the last two axes (optionally transposed), broadcasting batch axes."""
     a, b = convert_operands(a, b)
-    return apply_op1("matmul", [a, b], {"transpose_a": bool(transpose_a),
-                                        "transpose_b": bool(transpose_b)}, name=name)  # fmt: skip
+    return apply_op1(
+        "matmul",
+        [a, b],
+        {"transpose_a": bool(transpose_a), "transpose_b": bool(transpose_b)},
+        name=name,
+    )
 
 
 # -- reductions ---------------------------------------------------------------------------------
@@ -383,9 +429,7 @@ def _reduce_infer(allowed: str, out: DType | None = None) -> Callable:
         axes = range(len(x.shape)) if axes is None else axes
         for a in axes:
             normalize_axis(a, len(x.shape))
-        dims = tuple(
-            (1 if keep else -1) if i in axes else d for i, d in enumerate(x.shape)
-        )
+        dims = tuple((1 if keep else -1) if i in axes else d for i, d in enumerate(x.shape))
         return [(out or x.dtype, tuple(d for d in dims if d != -1))]
 
     return infer
@@ -429,10 +473,24 @@ def _extremum_grad(node: Node, grads: Grads) -> list[Tensor | None]:
     return [mask / count * _keepdims_grad(node, grads[0])]
 
 
-register_op(OpDef("reduce_max", _reduce_infer("numeric"), _extremum_grad, fusion_kind="reduce",
-                  doc="Maximum over axes."))  # fmt: skip
-register_op(OpDef("reduce_min", _reduce_infer("numeric"), _extremum_grad, fusion_kind="reduce",
-                  doc="Minimum over axes."))  # fmt: skip
+register_op(
+    OpDef(
+        "reduce_max",
+        _reduce_infer("numeric"),
+        _extremum_grad,
+        fusion_kind="reduce",
+        doc="Maximum over axes.",
+    )
+)
+register_op(
+    OpDef(
+        "reduce_min",
+        _reduce_infer("numeric"),
+        _extremum_grad,
+        fusion_kind="reduce",
+        doc="Minimum over axes.",
+    )
+)
 
 
 @define_op("reduce_prod", _reduce_infer("numeric"), fusion_kind="reduce", doc="Product over axes.")
@@ -446,14 +504,22 @@ def _reduce_prod_grad(node: Node, grads: Grads) -> list[Tensor | None]:
     others = where(
         is_zero,
         where(equal(zeros_in_slice, 1.0), broadcast_like(prod_nonzero, x), 0.0),
-        where(greater(zeros_in_slice, 0.0), 0.0, broadcast_like(prod_nonzero, x) / where(is_zero, 1.0, x)),
+        where(
+            greater(zeros_in_slice, 0.0),
+            0.0,
+            broadcast_like(prod_nonzero, x) / where(is_zero, 1.0, x),
+        ),
     )
     return [others * _keepdims_grad(node, grads[0])]
 
 
-for _name, _doc in (("reduce_all", "Logical and over axes."), ("reduce_any", "Logical or over axes.")):
-    register_op(OpDef(_name, _reduce_infer("bool"), differentiable=False, fusion_kind="reduce",
-                      doc=_doc))  # fmt: skip
+for _name, _doc in (
+    ("reduce_all", "Logical and over axes."),
+    ("reduce_any", "Logical or over axes."),
+):
+    register_op(
+        OpDef(_name, _reduce_infer("bool"), differentiable=False, fusion_kind="reduce", doc=_doc)
+    )
 
 
 def _reduce_builder(op: str) -> Callable[..., Tensor]:
@@ -520,29 +586,36 @@ def _arg_infer(inputs: Sequence[Tensor], attrs: dict) -> list:
     return [(out, tuple(d for i, d in enumerate(x.shape) if i != axis))]
 
 
-for _name, _doc in (("argmax", "Index of the largest value along `axis`."),
-                    ("argmin", "Index of the smallest value along `axis`.")):  # fmt: skip
+for _name, _doc in (
+    ("argmax", "Index of the largest value along `axis`."),
+    ("argmin", "Index of the smallest value along `axis`."),
+):
     register_op(OpDef(_name, _arg_infer, differentiable=False, fusion_kind="reduce", doc=_doc))
 
 
-def argmax(input: TensorLike, axis: int = 0, output_type: DType | str = int64,
-           name: str | None = None) -> Tensor:  # fmt: skip
+def argmax(
+    input: TensorLike, axis: int = 0, output_type: DType | str = int64, name: str | None = None
+) -> Tensor:
     """Index of the largest value along `axis` (first on ties); int64 by default, as in TF."""
     x = convert_to_tensor(input)
-    return apply_op1("argmax", [x], {"axis": int(axis), "output_type": as_dtype(output_type).name},
-                     name=name)  # fmt: skip
+    return apply_op1(
+        "argmax", [x], {"axis": int(axis), "output_type": as_dtype(output_type).name}, name=name
+    )
 
 
-def argmin(input: TensorLike, axis: int = 0, output_type: DType | str = int64,
-           name: str | None = None) -> Tensor:  # fmt: skip
+def argmin(
+    input: TensorLike, axis: int = 0, output_type: DType | str = int64, name: str | None = None
+) -> Tensor:
     """Index of the smallest value along `axis` (first on ties); int64 by default."""
     x = convert_to_tensor(input)
-    return apply_op1("argmin", [x], {"axis": int(axis), "output_type": as_dtype(output_type).name},
-                     name=name)  # fmt: skip
+    return apply_op1(
+        "argmin", [x], {"axis": int(axis), "output_type": as_dtype(output_type).name}, name=name
+    )
 
 
-def clip_by_value(t: TensorLike, clip_value_min: TensorLike, clip_value_max: TensorLike,
-                  name: str | None = None) -> Tensor:  # fmt: skip
+def clip_by_value(
+    t: TensorLike, clip_value_min: TensorLike, clip_value_max: TensorLike, name: str | None = None
+) -> Tensor:
     """min(max(t, lo), hi); the gradient passes where t lies inside [lo, hi]."""
     t = convert_to_tensor(t)
     return minimum(maximum(t, clip_value_min), clip_value_max, name=name)

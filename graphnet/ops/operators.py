@@ -15,10 +15,22 @@ def _positive(x: Any) -> Tensor:
 
 
 TENSOR_OPERATORS.update(
-    add=math.add, sub=math.subtract, mul=math.multiply, truediv=math.divide,
-    floordiv=math.floordiv, mod=math.floormod, pow=math.pow, matmul=math.matmul,
-    lt=math.less, le=math.less_equal, gt=math.greater, ge=math.greater_equal,
-    neg=math.negative, pos=_positive, abs=math.abs, getitem=array.tensor_getitem,
-    invert=math.logical_not, **{"and": math.logical_and, "or": math.logical_or,
-                                "xor": math.logical_xor},
-)  # fmt: skip
+    add=math.add,
+    sub=math.subtract,
+    mul=math.multiply,
+    truediv=math.divide,
+    floordiv=math.floordiv,
+    mod=math.floormod,
+    pow=math.pow,
+    matmul=math.matmul,
+    lt=math.less,
+    le=math.less_equal,
+    gt=math.greater,
+    ge=math.greater_equal,
+    neg=math.negative,
+    pos=_positive,
+    abs=math.abs,
+    getitem=array.tensor_getitem,
+    invert=math.logical_not,
+    **{"and": math.logical_and, "or": math.logical_or, "xor": math.logical_xor},
+)

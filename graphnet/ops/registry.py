@@ -83,9 +83,19 @@ def define_op(
     def decorate(grad: GradFn | None) -> GradFn | None:
         docstring = doc or (grad.__doc__ if grad is not None else "") or ""
         register_op(
-            OpDef(name, infer, grad, differentiable, stateful, random, writes_input,
-                  reads_written_input, fusion_kind, docstring)
-        )  # fmt: skip
+            OpDef(
+                name,
+                infer,
+                grad,
+                differentiable,
+                stateful,
+                random,
+                writes_input,
+                reads_written_input,
+                fusion_kind,
+                docstring,
+            )
+        )
         return grad
 
     return decorate

@@ -7,7 +7,15 @@ from typing import Any
 
 from graphnet.ir import GraphKeys, Node, ShapeError, Tensor
 from graphnet.ir.graph import Graph, get_default_graph, install_operators
-from graphnet.ir.types import DType, Shape, as_dtype, as_shape, format_shape, is_fully_defined
+from graphnet.ir.types import (
+    DType,
+    Shape,
+    as_dtype,
+    as_shape,
+    format_shape,
+    is_fully_defined,
+    merge_shapes,
+)
 from graphnet.ops.control import group
 from graphnet.ops.core import (
     TENSOR_CONVERSIONS,
@@ -24,19 +32,26 @@ def _declared_type(inputs: Sequence[Tensor], attrs: dict) -> list:
     return [(as_dtype(attrs["dtype"]), attrs["shape"])]
 
 
-register_op(OpDef("placeholder", _declared_type, stateful=True,
-                  doc="A value that must be fed at run time."))  # fmt: skip
-register_op(OpDef("variable", _declared_type, stateful=True,
-                  doc="A value that persists in the Session across runs."))  # fmt: skip
+register_op(
+    OpDef("placeholder", _declared_type, stateful=True, doc="A value that must be fed at run time.")
+)
+register_op(
+    OpDef(
+        "variable",
+        _declared_type,
+        stateful=True,
+        doc="A value that persists in the Session across runs.",
+    )
+)
 
 
 def _check_fits(shape: Shape | None, given: Shape | None, what: str) -> None:
-    if shape is None or given is None:
-        return
-    if len(shape) != len(given) or any(
-        a is not None and b is not None and a != b for a, b in zip(shape, given, strict=True)
-    ):
-        raise ShapeError(f"{what}: expected shape {format_shape(shape)}, got {format_shape(given)}")
+    try:
+        merge_shapes(shape, given)
+    except ShapeError:
+        raise ShapeError(
+            f"{what}: expected shape {format_shape(shape)}, got {format_shape(given)}"
+        ) from None
 
 
 def _placeholder_with_default_infer(inputs: Sequence[Tensor], attrs: dict) -> list:
@@ -45,21 +60,31 @@ def _placeholder_with_default_infer(inputs: Sequence[Tensor], attrs: dict) -> li
     return [(default.dtype, attrs["shape"])]
 
 
-register_op(OpDef("placeholder_with_default", _placeholder_with_default_infer,
-                  grad=lambda node, grads: [grads[0]],
-                  doc="The default value unless the output is fed."))  # fmt: skip
+register_op(
+    OpDef(
+        "placeholder_with_default",
+        _placeholder_with_default_infer,
+        grad=lambda node, grads: [grads[0]],
+        doc="The default value unless the output is fed.",
+    )
+)
 
 
-def placeholder(dtype: DType | str = "float32", shape: Iterable[int | None] | None = None,
-                name: str | None = None) -> Tensor:  # fmt: skip
+def placeholder(
+    dtype: DType | str = "float32",
+    shape: Iterable[int | None] | None = None,
+    name: str | None = None,
+) -> Tensor:
     """A tensor that must be fed; None dims (and shape=None, unknown rank) accept any size."""
     dt = as_dtype(dtype)
-    return apply_op1("placeholder", [], {"dtype": dt.name, "shape": as_shape(shape)},
-                     name=name or "Placeholder")  # fmt: skip
+    return apply_op1(
+        "placeholder", [], {"dtype": dt.name, "shape": as_shape(shape)}, name=name or "Placeholder"
+    )
 
 
-def placeholder_with_default(input: TensorLike, shape: Iterable[int | None] | None,
-                             name: str | None = None) -> Tensor:  # fmt: skip
+def placeholder_with_default(
+    input: TensorLike, shape: Iterable[int | None] | None, name: str | None = None
+) -> Tensor:
     """`input` unless this tensor is fed; a fed value must fit `shape`."""
     return apply_op1("placeholder_with_default", [input], {"shape": as_shape(shape)}, name=name)
 
@@ -77,38 +102,72 @@ def _assign_infer(inputs: Sequence[Tensor], attrs: dict) -> list:
     return [(ref.dtype, ref.shape)]
 
 
-register_op(OpDef("assign", _assign_infer, differentiable=False, stateful=True, writes_input=0,
-                  reads_written_input=False, doc="Sets a variable to a value; returns it."))  # fmt: skip
-register_op(OpDef("assign_add", _assign_infer, differentiable=False, stateful=True, writes_input=0,
-                  doc="Adds to a variable; returns the new value."))  # fmt: skip
-register_op(OpDef("assign_sub", _assign_infer, differentiable=False, stateful=True, writes_input=0,
-                  doc="Subtracts from a variable; returns the new value."))  # fmt: skip
+register_op(
+    OpDef(
+        "assign",
+        _assign_infer,
+        differentiable=False,
+        stateful=True,
+        writes_input=0,
+        reads_written_input=False,
+        doc="Sets a variable to a value; returns it.",
+    )
+)
+register_op(
+    OpDef(
+        "assign_add",
+        _assign_infer,
+        differentiable=False,
+        stateful=True,
+        writes_input=0,
+        doc="Adds to a variable; returns the new value.",
+    )
+)
+register_op(
+    OpDef(
+        "assign_sub",
+        _assign_infer,
+        differentiable=False,
+        stateful=True,
+        writes_input=0,
+        doc="Subtracts from a variable; returns the new value.",
+    )
+)
 
 
 def _variable_tensor(ref: Any) -> Tensor:
     return ref._variable if isinstance(ref, Variable) else convert_to_tensor(ref)
 
 
-def _assign(op: str, ref: Any, value: TensorLike, name: str | None, validate_shape: bool = True) -> Tensor:
+def _assign(
+    op: str, ref: Any, value: TensorLike, name: str | None, validate_shape: bool = True
+) -> Tensor:
     var = _variable_tensor(ref)
     value_t = convert_to_tensor(value, dtype=var.dtype, graph=var.graph)
     return apply_op1(op, [var, value_t], {"validate_shape": validate_shape}, name=name)
 
 
-def assign(ref: Any, value: TensorLike, validate_shape: bool = True, use_locking: bool | None = None,
-           name: str | None = None) -> Tensor:  # fmt: skip
+def assign(
+    ref: Any,
+    value: TensorLike,
+    validate_shape: bool = True,
+    use_locking: bool | None = None,
+    name: str | None = None,
+) -> Tensor:
     """Sets variable `ref` to `value` when run; the result is the new value."""
     return _assign("assign", ref, value, name or "Assign", validate_shape)
 
 
-def assign_add(ref: Any, value: TensorLike, use_locking: bool | None = None,
-               name: str | None = None) -> Tensor:  # fmt: skip
+def assign_add(
+    ref: Any, value: TensorLike, use_locking: bool | None = None, name: str | None = None
+) -> Tensor:
     """Adds `value` to variable `ref` when run; the result is the new value."""
     return _assign("assign_add", ref, value, name or "AssignAdd")
 
 
-def assign_sub(ref: Any, value: TensorLike, use_locking: bool | None = None,
-               name: str | None = None) -> Tensor:  # fmt: skip
+def assign_sub(
+    ref: Any, value: TensorLike, use_locking: bool | None = None, name: str | None = None
+) -> Tensor:
     """Subtracts `value` from variable `ref` when run; the result is the new value."""
     return _assign("assign_sub", ref, value, name or "AssignSub")
 
@@ -147,8 +206,13 @@ class Variable:
                     f"variable '{scope[:-1]}': initial value {init.name} has shape "
                     f"{format_shape(init.shape)}; a variable needs a fully known shape"
                 )
-            node = graph.create_node("variable", [], {"dtype": init.dtype.name, "shape": init.shape},
-                                     [(init.dtype, init.shape)], name=scope)  # fmt: skip
+            node = graph.create_node(
+                "variable",
+                [],
+                {"dtype": init.dtype.name, "shape": init.shape},
+                [(init.dtype, init.shape)],
+                name=scope,
+            )
             self._variable = node.outputs[0]
             self._initial_value = init
             self.trainable = trainable
@@ -204,13 +268,19 @@ class Variable:
     def _as_graph_element(self) -> Tensor:
         return self._variable
 
-    def assign(self, value: TensorLike, use_locking: bool = False, name: str | None = None) -> Tensor:
+    def assign(
+        self, value: TensorLike, use_locking: bool = False, name: str | None = None
+    ) -> Tensor:
         return assign(self, value, name=name)
 
-    def assign_add(self, delta: TensorLike, use_locking: bool = False, name: str | None = None) -> Tensor:
+    def assign_add(
+        self, delta: TensorLike, use_locking: bool = False, name: str | None = None
+    ) -> Tensor:
         return assign_add(self, delta, name=name)
 
-    def assign_sub(self, delta: TensorLike, use_locking: bool = False, name: str | None = None) -> Tensor:
+    def assign_sub(
+        self, delta: TensorLike, use_locking: bool = False, name: str | None = None
+    ) -> Tensor:
         return assign_sub(self, delta, name=name)
 
     def eval(self, session: Any = None) -> Any:

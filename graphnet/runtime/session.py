@@ -40,8 +40,13 @@ class Session:
     values. A run that fails leaves every variable as it was.
     """
 
-    def __init__(self, target: str = "", graph: Graph | None = None, config: Any = None,
-                 backend: str = "reference") -> None:  # fmt: skip
+    def __init__(
+        self,
+        target: str = "",
+        graph: Graph | None = None,
+        config: Any = None,
+        backend: str = "reference",
+    ) -> None:
         self.graph = graph if graph is not None else get_default_graph()
         self.backend_name = backend
         self._backend = get_backend(backend)
@@ -52,8 +57,13 @@ class Session:
 
     # -- running -----------------------------------------------------------------------------
 
-    def run(self, fetches: Any, feed_dict: Mapping[Any, Any] | None = None,
-            options: Any = None, run_metadata: Any = None) -> Any:  # fmt: skip
+    def run(
+        self,
+        fetches: Any,
+        feed_dict: Mapping[Any, Any] | None = None,
+        options: Any = None,
+        run_metadata: Any = None,
+    ) -> Any:
         """Computes `fetches` (Tensors, Nodes, names, Variables, nested in lists/tuples/dicts)
         and returns their values in the same structure; Nodes give None."""
         if self._closed:
@@ -150,13 +160,18 @@ def _check_feed(tensor: Tensor, value: Any) -> np.ndarray:
     try:
         arr = np.asarray(value)
     except (ValueError, TypeError) as err:
-        raise FeedError(f"{what}: cannot convert the value to an array ({err}); expected {expected}") from None
+        raise FeedError(
+            f"{what}: cannot convert the value to an array ({err}); expected {expected}"
+        ) from None
     if not _castable(arr.dtype, tensor.dtype):
-        raise FeedError(f"{what}: expected {expected}, given {arr.dtype}{format_shape(arr.shape)}, "
-                        f"which does not convert to {tensor.dtype} safely")  # fmt: skip
+        raise FeedError(
+            f"{what}: expected {expected}, given {arr.dtype}{format_shape(arr.shape)}, "
+            f"which does not convert to {tensor.dtype} safely"
+        )
     if not shape_compatible(tensor.shape, arr.shape):
-        raise FeedError(f"{what}: expected shape {format_shape(tensor.shape)}, given "
-                        f"{format_shape(arr.shape)}")  # fmt: skip
+        raise FeedError(
+            f"{what}: expected shape {format_shape(tensor.shape)}, given {format_shape(arr.shape)}"
+        )
     return arr.astype(tensor.dtype.np, copy=True)
 
 

@@ -12,7 +12,9 @@ from graphnet.ir import Tensor
 from graphnet.ops.core import convert_to_tensor
 
 
-def numeric_gradient(f: Callable[[np.ndarray], float], x: np.ndarray, eps: float = 1e-6) -> np.ndarray:
+def numeric_gradient(
+    f: Callable[[np.ndarray], float], x: np.ndarray, eps: float = 1e-6
+) -> np.ndarray:
     """d f / d x by central differences, one element at a time (x is not changed)."""
     x = np.array(x, dtype=np.float64, copy=True)
     grad = np.zeros_like(x)

@@ -95,7 +95,9 @@ def test_integer_division_is_true_division_in_float64():
     np.testing.assert_allclose(out, [3.5, 2.0])
 
 
-@pytest.mark.parametrize("name", ["equal", "not_equal", "less", "less_equal", "greater", "greater_equal"])
+@pytest.mark.parametrize(
+    "name", ["equal", "not_equal", "less", "less_equal", "greater", "greater_equal"]
+)
 def test_comparisons(name):
     x = np.array([[1.0, 2.0, 3.0], [3.0, 2.0, 1.0]])
     y = np.array([2.0, 2.0, 2.0])
@@ -117,10 +119,17 @@ def test_where_broadcasts_and_routes_gradients():
 
 
 def test_cast_gradient_and_truncation():
-    check_op(lambda x: gn.cast(gn.cast(x, gn.float32), gn.float64), [rand(3)],
-             lambda x: x.astype(np.float32).astype(np.float64), grad=False, rtol=1e-7)  # fmt: skip
+    check_op(
+        lambda x: gn.cast(gn.cast(x, gn.float32), gn.float64),
+        [rand(3)],
+        lambda x: x.astype(np.float32).astype(np.float64),
+        grad=False,
+        rtol=1e-7,
+    )
     check_op(lambda x: gn.cast(x, gn.int32), [np.array([-1.7, 1.7])], np.array([-1, 1]), grad=False)
-    check_grad(lambda x: gn.cast(gn.cast(x, gn.float32), gn.float64), [rand(3)], rtol=1e-4, eps=1e-2)
+    check_grad(
+        lambda x: gn.cast(gn.cast(x, gn.float32), gn.float64), [rand(3)], rtol=1e-4, eps=1e-2
+    )
 
 
 def test_add_n():
@@ -164,19 +173,28 @@ REDUCTIONS = {
 }  # fmt: skip
 
 
-@pytest.mark.parametrize("axis,keepdims", [(None, False), (0, False), (1, True), ((0, 2), False),
-                                           (-1, False), ((0, 1, 2), True)])  # fmt: skip
+@pytest.mark.parametrize(
+    "axis,keepdims",
+    [(None, False), (0, False), (1, True), ((0, 2), False), (-1, False), ((0, 1, 2), True)],
+)
 @pytest.mark.parametrize("name", sorted(REDUCTIONS))
 def test_reductions(name, axis, keepdims):
     x = rand(2, 3, 4, low=0.5, high=1.5) if name == "reduce_prod" else rand(2, 3, 4)
     op = getattr(gn, name)
-    check_op(lambda t: op(t, axis=axis, keepdims=keepdims), [x],
-             lambda a: REDUCTIONS[name](a, axis=axis, keepdims=keepdims))  # fmt: skip
+    check_op(
+        lambda t: op(t, axis=axis, keepdims=keepdims),
+        [x],
+        lambda a: REDUCTIONS[name](a, axis=axis, keepdims=keepdims),
+    )
 
 
 def test_reduce_with_unknown_batch():
-    check_op(lambda t: gn.reduce_mean(t, axis=1), [rand(3, 4)], lambda a: a.mean(axis=1),
-             static_shapes=False)  # fmt: skip
+    check_op(
+        lambda t: gn.reduce_mean(t, axis=1),
+        [rand(3, 4)],
+        lambda a: a.mean(axis=1),
+        static_shapes=False,
+    )
     check_op(gn.reduce_mean, [rand(3, 4)], np.mean, static_shapes=False)
 
 
@@ -188,14 +206,17 @@ def test_reduce_max_ties_share_the_gradient():
 
 
 def test_reduce_prod_gradient_with_zeros():
-    check_grad(lambda t: gn.reduce_prod(t, axis=1), [np.array([[0.0, 2.0, 3.0], [0.0, 0.0, 2.0],
-                                                              [1.5, 2.0, 0.5]])])  # fmt: skip
+    check_grad(
+        lambda t: gn.reduce_prod(t, axis=1),
+        [np.array([[0.0, 2.0, 3.0], [0.0, 0.0, 2.0], [1.5, 2.0, 0.5]])],
+    )
 
 
 def test_reduce_logsumexp_is_stable():
     x = np.array([[1000.0, 1000.0], [-1000.0, -999.0]])
-    check_op(lambda t: gn.reduce_logsumexp(t, axis=1), [x],
-             lambda a: scipy.special.logsumexp(a, axis=1))  # fmt: skip
+    check_op(
+        lambda t: gn.reduce_logsumexp(t, axis=1), [x], lambda a: scipy.special.logsumexp(a, axis=1)
+    )
 
 
 def test_reduce_all_any():
@@ -217,11 +238,13 @@ def test_clip_by_value_passes_gradient_inside_the_range():
 
 def test_second_order_gradients_of_math_ops():
     x = gn.placeholder(gn.float64, [3])
-    y = gn.reduce_sum(gn.sin(x) * gn.exp(x) + x ** 3.0 / gn.sqrt(x))
+    y = gn.reduce_sum(gn.sin(x) * gn.exp(x) + x**3.0 / gn.sqrt(x))
     (g,) = gn.gradients(y, [x])
     (h,) = gn.gradients(g, [x])
     value = np.array([0.5, 1.0, 2.0])
     with gn.Session() as s:
         got = s.run(h, {x: value})
     # d2/dx2 [sin x e^x + x^2.5] = 2 cos x e^x + 3.75 x^0.5
-    np.testing.assert_allclose(got, 2 * np.cos(value) * np.exp(value) + 3.75 * value**0.5, rtol=1e-10)
+    np.testing.assert_allclose(
+        got, 2 * np.cos(value) * np.exp(value) + 3.75 * value**0.5, rtol=1e-10
+    )

@@ -39,7 +39,9 @@ class ReferenceExecutable:
     def __init__(self, plan: Plan) -> None:
         self.plan = plan
         self._calls = [_bind(step) for step in plan.steps]
-        keep = {b for b in plan.fetches if b is not None} | set(plan.variables) | set(plan.constants)
+        keep = (
+            {b for b in plan.fetches if b is not None} | set(plan.variables) | set(plan.constants)
+        )
         last_use: dict[int, int] = {}
         for i, step in enumerate(plan.steps):
             for b in step.inputs:

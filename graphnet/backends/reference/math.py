@@ -55,16 +55,22 @@ def matmul(a: np.ndarray, b: np.ndarray, transpose_a: bool, transpose_b: bool) -
     return np.matmul(a, b)
 
 
-def _reduction(fn):  # noqa: ANN001, ANN202
+def _reduction(fn):
     def reduce(x: np.ndarray, axis: tuple[int, ...] | None, keepdims: bool) -> np.ndarray:
         return fn(x, axis=axis, keepdims=keepdims)
 
     return reduce
 
 
-for _name, _fn in {"reduce_sum": np.sum, "reduce_mean": np.mean, "reduce_max": np.max,
-                   "reduce_min": np.min, "reduce_prod": np.prod, "reduce_all": np.all,
-                   "reduce_any": np.any}.items():  # fmt: skip
+for _name, _fn in {
+    "reduce_sum": np.sum,
+    "reduce_mean": np.mean,
+    "reduce_max": np.max,
+    "reduce_min": np.min,
+    "reduce_prod": np.prod,
+    "reduce_all": np.all,
+    "reduce_any": np.any,
+}.items():
     kernel(_name)(_reduction(_fn))
 
 
