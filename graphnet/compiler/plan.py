@@ -6,6 +6,7 @@ exported and run without the graph builder.
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -70,6 +71,27 @@ class Plan:
                 needed.add(b)
         return {self.variables[b] for b in needed}
 
+    def summary(self) -> str:
+        """A short table: steps per op, buffers per kind, parameter and constant sizes."""
+        kinds = Counter(b.kind for b in self.buffers)
+        ops = Counter(s.op for s in self.steps)
+        params = sum(_elements(self.buffers[b].shape) for b in self.variables)
+        param_bytes = sum(_nbytes(self.buffers[b]) for b in self.variables)
+        const_bytes = sum(v.nbytes for v in self.constants.values())
+        lines = [
+            f"Plan: {len(self.steps)} steps, {len(self.buffers)} buffers "
+            f"({kinds['feed']} fed, {kinds['variable']} variables, {kinds['const']} constants, "
+            f"{kinds['temp']} temporaries)",
+            f"{'op':<28}{'steps':>6}",
+        ]
+        lines += [
+            f"{op:<28}{n:>6}" for op, n in sorted(ops.items(), key=lambda kv: (-kv[1], kv[0]))
+        ]
+        lines.append(
+            f"parameters: {params:,} ({param_bytes:,} bytes); constants: {const_bytes:,} bytes"
+        )
+        return "\n".join(lines)
+
     def __str__(self) -> str:
         def ref(i: int) -> str:
             return f"%{i}"
@@ -87,3 +109,14 @@ class Plan:
             lines.append(f"  {outs} = {s.op}({ins}){write}  # {s.node}")
         lines.append("  fetch " + ", ".join("_" if f is None else ref(f) for f in self.fetches))
         return "\n".join(lines)
+
+
+def _elements(shape: Shape | None) -> int:
+    """Element count of a fully known shape, else 0."""
+    if shape is None or None in shape:
+        return 0
+    return int(np.prod(shape, dtype=np.int64))
+
+
+def _nbytes(buffer: Buffer) -> int:
+    return _elements(buffer.shape) * np.dtype(buffer.dtype).itemsize
