@@ -49,6 +49,8 @@ class RunResult(Protocol):
 
 
 class Executable(Protocol):
+    plan: Plan
+
     def run(self, feeds: dict[int, np.ndarray], variables: dict[str, np.ndarray]) -> RunResult:
         """Runs the plan; returns the fetched values and the new values of assigned variables,
         leaving `variables` itself untouched."""

@@ -79,7 +79,7 @@ class Session:
             plan = build_plan(leaves, list(feeds))
             executable = self._backend.compile(plan)
             self._executables[key] = executable
-        plan = executable.plan  # type: ignore[attr-defined]
+        plan = executable.plan
         uninitialized = sorted(plan.variables_read_before_written() - self._variables.keys())
         if uninitialized:
             raise FailedPreconditionError(
