@@ -1,27 +1,38 @@
-"""Array ops: shapes, reshapes, broadcasting, fills (more array ops below the core ones)."""
+"""Array ops: shapes, reshapes, broadcasting, fills, transpose, concat/stack/split, slicing,
+pad, tile, one_hot, gather."""
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Sequence
 
 import numpy as np
 
-from graphnet.ir import Node, ShapeError, Tensor
+from graphnet.ir import DTypeError, Node, ShapeError, Tensor
 from graphnet.ir.types import (
     DType,
     as_dtype,
     broadcast_shapes,
+    float32,
+    format_shape,
     int32,
     is_fully_defined,
+    merge_dim,
+    merge_shapes,
     num_elements,
 )
 from graphnet.ops.core import (
     TensorLike,
+    apply_op,
     apply_op1,
+    constant_value,
+    convert_operands,
     convert_to_tensor,
+    default_dtype_of,
     normalize_axis,
     partial_shape_value,
     require_dtype,
+    same_dtype,
 )
 from graphnet.ops.registry import OpDef, define_op, register_op
 
@@ -83,10 +94,45 @@ def _resolve_reshape(x_shape: tuple | None, target: tuple | None) -> tuple | Non
     return tuple(target)
 
 
+def _dims_read_from(x: Tensor, target: Tensor) -> dict[int, int]:
+    """Entries of a stacked shape that are `shape(x)[j]`: target position -> axis j of x."""
+    found = {}
+    if target.node.type == "pack" and x.shape is not None:
+        for i, t in enumerate(target.node.inputs):
+            n = t.node
+            if (
+                n.type == "strided_slice"
+                and len(n.attrs["spec"]) == 1
+                and isinstance(n.attrs["spec"][0], int)
+                and n.inputs[0].node.type == "shape"
+                and n.inputs[0].node.inputs[0] is x
+            ):
+                found[i] = n.attrs["spec"][0] % len(x.shape)
+    return found
+
+
 def _reshape_infer(inputs: Sequence[Tensor], attrs: dict) -> list:
+    """An unknown dim of x kept as `shape(x)[j]` in the target cancels out of the element
+    count, so reshape(x, [shape(x)[0], -1]) of x: [?, 3, 4] is [?, 12], as in TF."""
     x, target = inputs
     require_dtype(target, "int", "shape")
-    return [(x.dtype, _resolve_reshape(x.shape, partial_shape_value(target)))]
+    dims = partial_shape_value(target)
+    if dims is None or x.shape is None:
+        return [(x.dtype, _resolve_reshape(x.shape, dims))]
+    dims = list(dims)
+    kept: dict[int, int] = {}  # target position -> the unknown axis of x it carries over
+    for i, j in _dims_read_from(x, target).items():
+        if x.shape[j] is None and j not in kept.values():
+            kept[i] = j
+        else:
+            dims[i] = x.shape[j]
+    rest = _resolve_reshape(
+        tuple(d for j, d in enumerate(x.shape) if j not in kept.values()),
+        tuple(d for i, d in enumerate(dims) if i not in kept),
+    )
+    assert rest is not None
+    resolved = iter(rest)
+    return [(x.dtype, tuple(None if i in kept else next(resolved) for i in range(len(dims))))]
 
 
 @define_op("reshape", _reshape_infer, fusion_kind="injective",
@@ -158,7 +204,9 @@ def _squeeze_grad(node: Node, grads: Grads) -> list[Tensor | None]:
     return [reshape_like(grads[0], node.inputs[0])]
 
 
-def squeeze(input: TensorLike, axis: int | Sequence[int] | None = None, name: str | None = None) -> Tensor:
+def squeeze(
+    input: TensorLike, axis: int | Sequence[int] | None = None, name: str | None = None
+) -> Tensor:
     """`input` without size-1 axes: all of them, or those listed in `axis`."""
     if axis is not None:
         axis = (int(axis),) if isinstance(axis, int | np.integer) else tuple(int(a) for a in axis)
@@ -173,8 +221,12 @@ def _sum_to_like_infer(inputs: Sequence[Tensor], attrs: dict) -> list:
     return [(g.dtype, like.shape)]
 
 
-@define_op("sum_to_like", _sum_to_like_infer, fusion_kind="reduce",
-           doc="Sums g over its broadcast axes down to the shape of `like` (undoes broadcasting).")
+@define_op(
+    "sum_to_like",
+    _sum_to_like_infer,
+    fusion_kind="reduce",
+    doc="Sums g over its broadcast axes down to the shape of `like` (undoes broadcasting).",
+)
 def _sum_to_like_grad(node: Node, grads: Grads) -> list[Tensor | None]:
     return [broadcast_like(grads[0], node.inputs[0]), None]
 
@@ -248,14 +300,22 @@ register_op(OpDef("ones_like", _like_infer, differentiable=False, fusion_kind="e
                   doc="Ones of x's shape."))  # fmt: skip
 
 
-def zeros_like(tensor: TensorLike, dtype: DType | str | None = None, name: str | None = None) -> Tensor:
+def zeros_like(
+    tensor: TensorLike, dtype: DType | str | None = None, name: str | None = None
+) -> Tensor:
     """Zeros with the shape (and by default the dtype) of `tensor`."""
-    return apply_op1("zeros_like", [tensor], {"dtype": as_dtype(dtype).name if dtype else None}, name)
+    return apply_op1(
+        "zeros_like", [tensor], {"dtype": as_dtype(dtype).name if dtype else None}, name
+    )
 
 
-def ones_like(tensor: TensorLike, dtype: DType | str | None = None, name: str | None = None) -> Tensor:
+def ones_like(
+    tensor: TensorLike, dtype: DType | str | None = None, name: str | None = None
+) -> Tensor:
     """Ones with the shape (and by default the dtype) of `tensor`."""
-    return apply_op1("ones_like", [tensor], {"dtype": as_dtype(dtype).name if dtype else None}, name)
+    return apply_op1(
+        "ones_like", [tensor], {"dtype": as_dtype(dtype).name if dtype else None}, name
+    )
 
 
 def _fill_infer(inputs: Sequence[Tensor], attrs: dict) -> list:
@@ -269,7 +329,12 @@ def _fill_infer(inputs: Sequence[Tensor], attrs: dict) -> list:
     return [(value.dtype, target)]
 
 
-@define_op("fill", _fill_infer, fusion_kind="elementwise", doc="A tensor of shape `dims` filled with `value`.")
+@define_op(
+    "fill",
+    _fill_infer,
+    fusion_kind="elementwise",
+    doc="A tensor of shape `dims` filled with `value`.",
+)
 def _fill_grad(node: Node, grads: Grads) -> list[Tensor | None]:
     from graphnet.ops.math import reduce_sum
 
@@ -282,30 +347,654 @@ def fill(dims: TensorLike, value: TensorLike, name: str | None = None) -> Tensor
     return apply_op1("fill", [dims_t, value], name=name)
 
 
-def zeros(shape: TensorLike, dtype: DType | str = "float32", name: str | None = None) -> Tensor:
-    """Zeros of `shape` (a list or a 1-D int tensor)."""
+def _filled(shape_: TensorLike, value: int, dtype: DType | str, name: str) -> Tensor:
+    """A constant when `shape_` is static, else a fill (a tensor, or a list with tensors)."""
     from graphnet.ops.core import constant
 
-    if isinstance(shape, Tensor):
-        return fill(shape, convert_to_tensor(0, dtype=dtype), name=name)
-    return constant(0, dtype=dtype, shape=shape, name=name or "zeros")
+    dims = shape_ if isinstance(shape_, list | tuple) else [shape_]
+    if isinstance(shape_, Tensor) or any(isinstance(d, Tensor) for d in dims):
+        return fill(shape_, convert_to_tensor(value, dtype=dtype), name=name)
+    return constant(value, dtype=dtype, shape=shape_, name=name)
+
+
+def zeros(shape: TensorLike, dtype: DType | str = "float32", name: str | None = None) -> Tensor:
+    """Zeros of `shape` (a list, possibly holding scalar tensors, or a 1-D int tensor)."""
+    return _filled(shape, 0, dtype, name or "zeros")
 
 
 def ones(shape: TensorLike, dtype: DType | str = "float32", name: str | None = None) -> Tensor:
-    """Ones of `shape` (a list or a 1-D int tensor)."""
-    from graphnet.ops.core import constant
+    """Ones of `shape` (a list, possibly holding scalar tensors, or a 1-D int tensor)."""
+    return _filled(shape, 1, dtype, name or "ones")
 
-    if isinstance(shape, Tensor):
-        return fill(shape, convert_to_tensor(1, dtype=dtype), name=name)
-    return constant(1, dtype=dtype, shape=shape, name=name or "ones")
+
+# -- static arguments -------------------------------------------------------------------------
+
+
+def _static_array(value: TensorLike, what: str) -> np.ndarray:
+    """`value` as an array known while building: a Python value or a tensor of known value."""
+    if isinstance(value, Tensor):
+        known = constant_value(value)
+        if known is None:
+            raise ShapeError(
+                f"{what} must be known while building the graph; {value.name} is only known "
+                "at run time"
+            )
+        return np.asarray(known)
+    return np.asarray(value)
+
+
+def _static_ints(value: TensorLike, what: str) -> tuple[int, ...]:
+    """A static list of ints (a scalar counts as one) for perm, begin, multiples and the like."""
+    arr = _static_array(value, what)
+    if arr.size and arr.dtype.kind not in "iu":
+        raise DTypeError(f"{what} must be integers, got {arr.tolist()!r}")
+    return tuple(int(v) for v in arr.ravel())
+
+
+def _dtype_of(value: TensorLike) -> DType:
+    """A tensor's dtype, or the one a Python or NumPy value would get as a constant."""
+    return value.dtype if isinstance(value, Tensor) else default_dtype_of(value)
+
+
+def _dims(x: Tensor, rank: int) -> list[int | Tensor]:
+    """x's dims: static ints where known, else scalar int32 tensors read at run time."""
+    return [
+        x.shape[i] if x.shape is not None and x.shape[i] is not None else shape(x)[i]
+        for i in range(rank)
+    ]
+
+
+def _dense_grads(grads: Grads, outputs: Sequence[Tensor]) -> list[Tensor]:
+    """The gradients of a multi-output node with zeros for the outputs that got none."""
+    return [zeros_like(t) if g is None else g for g, t in zip(grads, outputs, strict=True)]
+
+
+# -- transpose --------------------------------------------------------------------------------
+
+
+def _transpose_infer(inputs: Sequence[Tensor], attrs: dict) -> list:
+    x, perm = inputs[0], attrs["perm"]
+    rank = len(perm) if x.shape is None else len(x.shape)
+    if sorted(perm) != list(range(rank)):
+        raise ShapeError(
+            f"perm {list(perm)} is not a permutation of the {rank} axes; expected a reordering "
+            f"of {list(range(rank))}"
+        )
+    return [(x.dtype, None if x.shape is None else tuple(x.shape[p] for p in perm))]
+
+
+@define_op("transpose", _transpose_infer, fusion_kind="injective",
+           doc="x with its axes reordered: output axis i is input axis perm[i].")  # fmt: skip
+def _transpose_grad(node: Node, grads: Grads) -> list[Tensor | None]:
+    inverse = tuple(int(i) for i in np.argsort(node.attrs["perm"]))
+    return [transpose(grads[0], inverse)]
+
+
+def transpose(a: TensorLike, perm: TensorLike | None = None, name: str | None = None) -> Tensor:
+    """`a` with axes permuted by `perm` (default: reversed, so matrices are transposed)."""
+    x = convert_to_tensor(a)
+    if perm is None:
+        if x.shape is None:
+            raise ShapeError(f"transpose of {x.name} (unknown rank) needs an explicit perm")
+        order = tuple(reversed(range(len(x.shape))))
+    else:
+        order = _static_ints(perm, "perm")
+    return apply_op1("transpose", [x], {"perm": order}, name=name)
+
+
+# -- concat, stack, split, unstack ------------------------------------------------------------
+
+
+def _concat_infer(inputs: Sequence[Tensor], attrs: dict) -> list:
+    if not inputs:
+        raise ShapeError("concat needs at least one input")
+    dtype = same_dtype(inputs)
+    known = [t for t in inputs if t.shape is not None]
+    if not known:
+        return [(dtype, None)]
+    rank = len(known[0].shape)
+    axis = normalize_axis(attrs["axis"], rank)
+    expected: list[int | None] = [None if i == axis else d for i, d in enumerate(known[0].shape)]
+    for t in known[1:]:
+        try:
+            if len(t.shape) != rank:
+                raise ShapeError("rank differs")
+            expected = [
+                e if i == axis else merge_dim(e, d)
+                for i, (e, d) in enumerate(zip(expected, t.shape, strict=True))
+            ]
+        except ShapeError:
+            raise ShapeError(
+                f"input {t.name} has shape {format_shape(t.shape)}; expected "
+                f"{format_shape(tuple(expected))} (rank {rank}, all dims but axis {axis} equal)"
+            ) from None
+    sizes = [None if t.shape is None else t.shape[axis] for t in inputs]
+    expected[axis] = None if None in sizes else sum(sizes)
+    return [(dtype, tuple(expected))]
+
+
+@define_op("concat", _concat_infer, fusion_kind="injective",
+           doc="The inputs joined along `axis`.")  # fmt: skip
+def _concat_grad(node: Node, grads: Grads) -> list[Tensor | None]:
+    split_node = apply_op("concat_grad", [grads[0], *node.inputs], {"axis": node.attrs["axis"]})
+    return list(split_node.outputs)
+
+
+def _concat_grad_infer(inputs: Sequence[Tensor], attrs: dict) -> list:
+    g = inputs[0]
+    return [(g.dtype, t.shape) for t in inputs[1:]]
+
+
+@define_op(
+    "concat_grad",
+    _concat_grad_infer,
+    doc="g split along `axis` into pieces as long as the values' runtime sizes there.",
+)
+def _concat_grad_grad(node: Node, grads: Grads) -> list[Tensor | None]:
+    joined = concat(_dense_grads(grads, node.outputs), node.attrs["axis"])
+    return [joined, *([None] * (len(node.inputs) - 1))]
+
+
+def concat(values: Sequence[TensorLike], axis: int, name: str | None = None) -> Tensor:
+    """The tensors `values` (one rank and dtype) joined along `axis` (negative counts back)."""
+    tensors = convert_operands(*values)
+    if len(tensors) == 1:
+        return tensors[0]
+    return apply_op1("concat", tensors, {"axis": int(axis)}, name=name)
+
+
+def _pack_infer(inputs: Sequence[Tensor], attrs: dict) -> list:
+    if not inputs:
+        raise ShapeError("stack needs at least one input")
+    dtype = same_dtype(inputs)
+    common = inputs[0].shape
+    for t in inputs[1:]:
+        try:
+            common = merge_shapes(common, t.shape)
+        except ShapeError:
+            raise ShapeError(
+                f"input {t.name} has shape {format_shape(t.shape)}; expected "
+                f"{format_shape(common)} like the inputs before it"
+            ) from None
+    if common is None:
+        return [(dtype, None)]
+    axis = normalize_axis(attrs["axis"], len(common) + 1)
+    return [(dtype, (*common[:axis], len(inputs), *common[axis:]))]
+
+
+@define_op("pack", _pack_infer, fusion_kind="injective",
+           doc="The same-shaped inputs stacked along a new axis `axis` (TF's Pack).")  # fmt: skip
+def _pack_grad(node: Node, grads: Grads) -> list[Tensor | None]:
+    return unstack(grads[0], num=len(node.inputs), axis=node.attrs["axis"])
+
+
+def stack(values: Sequence[TensorLike], axis: int = 0, name: str | None = None) -> Tensor:
+    """The same-shaped `values` stacked along a new axis `axis` (rank + 1 result)."""
+    return apply_op1("pack", convert_operands(*values), {"axis": int(axis)}, name=name)
+
+
+def _split_sizes(dim: int | None, num: int | None, sizes: tuple[int, ...] | None) -> list:
+    """The static sizes of the pieces of a dim of size `dim` (None where unknown)."""
+    if num is not None:
+        if num <= 0:
+            raise ShapeError(f"cannot split into {num} parts; expected a positive count")
+        if dim is not None and dim % num:
+            raise ShapeError(f"cannot split a dim of size {dim} into {num} equal parts")
+        return [None if dim is None else dim // num] * num
+    assert sizes is not None
+    if not sizes or sizes.count(-1) > 1 or any(s < -1 for s in sizes):
+        raise ShapeError(
+            f"size_splits {list(sizes)} must be sizes >= 0 with at most one -1 (the rest)"
+        )
+    known = sum(s for s in sizes if s != -1)
+    if dim is not None and (known > dim or (-1 not in sizes and known != dim)):
+        raise ShapeError(f"size_splits {list(sizes)} sum to {known}; expected {dim}, the split dim")
+    rest = None if dim is None else dim - known
+    return [rest if s == -1 else s for s in sizes]
+
+
+def _split_infer(inputs: Sequence[Tensor], attrs: dict) -> list:
+    x, num, sizes = inputs[0], attrs["num_split"], attrs["size_splits"]
+    if x.shape is None:
+        return [(x.dtype, None)] * len(_split_sizes(None, num, sizes))
+    axis = normalize_axis(attrs["axis"], len(x.shape))
+    pieces = _split_sizes(x.shape[axis], num, sizes)
+    return [(x.dtype, (*x.shape[:axis], k, *x.shape[axis + 1 :])) for k in pieces]
+
+
+@define_op("split", _split_infer, doc="x cut along `axis` into num_split or size_splits parts.")
+def _split_grad(node: Node, grads: Grads) -> list[Tensor | None]:
+    return [concat(_dense_grads(grads, node.outputs), node.attrs["axis"])]
+
+
+def split(
+    value: TensorLike,
+    num_or_size_splits: TensorLike,
+    axis: int = 0,
+    num: int | None = None,
+    name: str | None = None,
+) -> list[Tensor]:
+    """`value` cut along `axis` into num_or_size_splits equal parts (an int) or parts of the
+    listed sizes (one may be -1: the rest)."""
+    x = convert_to_tensor(value)
+    splits = _static_array(num_or_size_splits, "num_or_size_splits")
+    if splits.ndim == 0:
+        attrs = {"num_split": int(splits), "size_splits": None}
+    else:
+        attrs = {"num_split": None, "size_splits": _static_ints(splits, "num_or_size_splits")}
+    node = apply_op("split", [x], {**attrs, "axis": int(axis)}, name=name)
+    if num is not None and num != len(node.outputs):
+        raise ShapeError(f"split into {len(node.outputs)} parts, but num={num} was given")
+    return list(node.outputs)
+
+
+def unstack(
+    value: TensorLike, num: int | None = None, axis: int = 0, name: str | None = None
+) -> list[Tensor]:
+    """The rank-R `value` cut along `axis` into its `num` rank-(R-1) slices."""
+    x = convert_to_tensor(value)
+    if num is None:
+        dim = None if x.shape is None else x.shape[normalize_axis(axis, len(x.shape))]
+        if dim is None:
+            raise ShapeError(
+                f"cannot infer num from {x.name} of shape {format_shape(x.shape)} along axis "
+                f"{axis}; pass num"
+            )
+        num = dim
+    if num == 0:
+        return []
+    return [squeeze(p, axis) for p in split(x, num, axis, name=name or "unstack")]
+
+
+# -- slicing ----------------------------------------------------------------------------------
+
+# An index spec is a tuple of entries: an int (picks one element, drops the axis), a
+# (start, stop, step) triple of ints or None (a Python slice), _NEWAXIS or _ELLIPSIS.
+newaxis = None  # x[:, gn.newaxis], as tf.newaxis
+_NEWAXIS = "newaxis"
+_ELLIPSIS = "..."
+_FULL = (None, None, None)
+
+
+def _index_int(value: object, key: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | np.integer):
+        raise TypeError(
+            f"tensor index {key!r}: only Python ints, slices, Ellipsis and None (newaxis) are "
+            f"supported, got {value!r}; use gn.gather for tensors of indices"
+        )
+    return int(value)
+
+
+def _index_spec(key: object) -> tuple:
+    """The frozen index spec of a Python key (x[1:, ::-1, None, ..., 0])."""
+    spec: list = []
+    for k in key if isinstance(key, tuple) else (key,):
+        if k is Ellipsis:
+            spec.append(_ELLIPSIS)
+        elif k is None:
+            spec.append(_NEWAXIS)
+        elif isinstance(k, builtins.slice):
+            spec.append(
+                tuple(None if v is None else _index_int(v, key) for v in (k.start, k.stop, k.step))
+            )
+        else:
+            spec.append(_index_int(k, key))
+    return tuple(spec)
+
+
+def _format_index(spec: tuple) -> str:
+    def entry(e: object) -> str:
+        if e == _NEWAXIS:
+            return "None"
+        if isinstance(e, tuple):
+            start, stop, step = ("" if v is None else str(v) for v in e)
+            return f"{start}:{stop}" + (f":{step}" if step else "")
+        return str(e)
+
+    return "[" + ", ".join(entry(e) for e in spec) + "]"
+
+
+def _sliced_shape(shape_: tuple | None, spec: tuple) -> tuple | None:
+    """The static shape of x[spec]; raises ShapeError for a spec that cannot index `shape_`."""
+    if spec.count(_ELLIPSIS) > 1:
+        raise ShapeError(f"index {_format_index(spec)} has more than one Ellipsis")
+    if any(isinstance(e, tuple) and e[2] == 0 for e in spec):
+        raise ShapeError(f"index {_format_index(spec)} has a slice step of 0")
+    if shape_ is None:
+        return None
+    used = sum(1 for e in spec if e not in (_NEWAXIS, _ELLIPSIS))
+    if used > len(shape_):
+        raise ShapeError(
+            f"index {_format_index(spec)} indexes {used} axes; the input has rank {len(shape_)}"
+        )
+    at = spec.index(_ELLIPSIS) if _ELLIPSIS in spec else len(spec)
+    full = (*spec[:at], *[_FULL] * (len(shape_) - used), *spec[at + 1 :])
+    out: list[int | None] = []
+    axis = 0
+    for e in full:
+        if e == _NEWAXIS:
+            out.append(1)
+            continue
+        d = shape_[axis]
+        if isinstance(e, tuple):
+            out.append(None if d is None else len(range(*builtins.slice(*e).indices(d))))
+        elif d is not None and not -d <= e < d:
+            raise ShapeError(f"index {e} is out of range for axis {axis} of size {d}")
+        axis += 1
+    return tuple(out)
+
+
+def _strided_slice_infer(inputs: Sequence[Tensor], attrs: dict) -> list:
+    x = inputs[0]
+    return [(x.dtype, _sliced_shape(x.shape, attrs["spec"]))]
+
+
+@define_op("strided_slice", _strided_slice_infer, fusion_kind="injective",
+           doc="x[spec]: NumPy basic indexing by a frozen index spec.")  # fmt: skip
+def _strided_slice_grad(node: Node, grads: Grads) -> list[Tensor | None]:
+    spec = node.attrs["spec"]
+    return [apply_op1("strided_slice_grad", [grads[0], node.inputs[0]], {"spec": spec})]
+
+
+def _strided_slice_grad_infer(inputs: Sequence[Tensor], attrs: dict) -> list:
+    g, x = inputs
+    try:
+        merge_shapes(g.shape, _sliced_shape(x.shape, attrs["spec"]))
+    except ShapeError:
+        raise ShapeError(
+            f"gradient {g.name} has shape {format_shape(g.shape)}; expected "
+            f"{format_shape(_sliced_shape(x.shape, attrs['spec']))}, the shape of "
+            f"x{_format_index(attrs['spec'])}"
+        ) from None
+    return [(g.dtype, x.shape)]
+
+
+@define_op(
+    "strided_slice_grad",
+    _strided_slice_grad_infer,
+    doc="Zeros shaped like x with g written where x[spec] reads (strided_slice's gradient).",
+)
+def _strided_slice_grad_grad(node: Node, grads: Grads) -> list[Tensor | None]:
+    return [_strided_slice(grads[0], node.attrs["spec"]), None]
+
+
+def _strided_slice(x: TensorLike, spec: tuple, name: str | None = None) -> Tensor:
+    return apply_op1("strided_slice", [x], {"spec": spec}, name=name)
+
+
+def tensor_getitem(x: TensorLike, key: object) -> Tensor:
+    """x[key] for basic indexing: ints, slices with steps, Ellipsis and None (newaxis)."""
+    return _strided_slice(x, _index_spec(key))
+
+
+def strided_slice(
+    input_: TensorLike,
+    begin: TensorLike,
+    end: TensorLike,
+    strides: TensorLike | None = None,
+    begin_mask: int = 0,
+    end_mask: int = 0,
+    ellipsis_mask: int = 0,
+    new_axis_mask: int = 0,
+    shrink_axis_mask: int = 0,
+    name: str | None = None,
+) -> Tensor:
+    """input_[begin:end:strides] per axis, the masks as in TF (bit i is entry i): begin/end
+    masks drop that bound, ellipsis, new-axis and shrink-axis masks make entry i `...`, `None`
+    and the int begin[i]."""
+    starts, stops = _static_ints(begin, "begin"), _static_ints(end, "end")
+    steps = (1,) * len(starts) if strides is None else _static_ints(strides, "strides")
+    if not len(starts) == len(stops) == len(steps):
+        raise ShapeError(
+            f"begin {list(starts)}, end {list(stops)} and strides {list(steps)} differ in length"
+        )
+    spec: list = []
+    for i, (b, e, s) in enumerate(zip(starts, stops, steps, strict=True)):
+        bit = 1 << i
+        if ellipsis_mask & bit:
+            spec.append(_ELLIPSIS)
+        elif new_axis_mask & bit:
+            spec.append(_NEWAXIS)
+        elif shrink_axis_mask & bit:
+            spec.append(b)
+        else:
+            spec.append((None if begin_mask & bit else b, None if end_mask & bit else e, s))
+    return _strided_slice(input_, tuple(spec), name=name)
+
+
+def slice(  # noqa: A001 - TF's name
+    input_: TensorLike, begin: TensorLike, size: TensorLike, name: str | None = None
+) -> Tensor:
+    """The block of `input_` starting at `begin` with extent `size` per axis (-1: to the end)."""
+    x = convert_to_tensor(input_)
+    starts, sizes = _static_ints(begin, "begin"), _static_ints(size, "size")
+    given = f"begin {list(starts)} and size {list(sizes)}"
+    rank = len(starts) if x.shape is None else len(x.shape)
+    if len(starts) != rank or len(sizes) != rank:
+        raise ShapeError(f"slice of {x.name}: {given} must both have length {rank}, its rank")
+    for b, s, d in zip(starts, sizes, x.shape or (None,) * rank, strict=True):
+        if b < 0 or s < -1 or (d is not None and (b > d or (s != -1 and b + s > d))):
+            raise ShapeError(f"slice of {x.name} {format_shape(x.shape)}: {given} out of range")
+    spec = tuple((b, None if s == -1 else b + s, 1) for b, s in zip(starts, sizes, strict=True))
+    return _strided_slice(x, spec, name=name)
+
+
+def reverse(tensor: TensorLike, axis: TensorLike, name: str | None = None) -> Tensor:
+    """`tensor` with the order of its elements reversed along each axis in `axis`."""
+    x = convert_to_tensor(tensor)
+    axes = _static_ints(axis, "axis")
+    if x.shape is not None:
+        axes = tuple(normalize_axis(a, len(x.shape)) for a in axes)
+    elif any(a < 0 for a in axes):
+        raise ShapeError(f"reverse of {x.name} (unknown rank) needs non-negative axes, got {axes}")
+    if len(set(axes)) != len(axes):
+        raise ShapeError(f"reverse axes {list(axes)} repeat an axis")
+    spec = tuple((None, None, -1) if i in axes else _FULL for i in range(max(axes, default=-1) + 1))
+    return _strided_slice(x, spec, name=name)
+
+
+# -- pad, tile --------------------------------------------------------------------------------
+
+
+def _pad_infer(inputs: Sequence[Tensor], attrs: dict) -> list:
+    x, paddings = inputs[0], attrs["paddings"]
+    if x.shape is None:
+        return [(x.dtype, None)]
+    if len(paddings) != len(x.shape):
+        raise ShapeError(
+            f"paddings has {len(paddings)} rows; expected {len(x.shape)}, one [before, after] "
+            "pair per input dim"
+        )
+    padded = (None if d is None else d + a + b for d, (a, b) in zip(x.shape, paddings, strict=True))
+    return [(x.dtype, tuple(padded))]
+
+
+@define_op("pad", _pad_infer, fusion_kind="injective",
+           doc="x with constant_values added before and after each axis.")  # fmt: skip
+def _pad_grad(node: Node, grads: Grads) -> list[Tensor | None]:
+    return [_strided_slice(grads[0], tuple((a, -b or None, 1) for a, b in node.attrs["paddings"]))]
+
+
+def _mirror_pad(x: Tensor, paddings: tuple, mode: str) -> Tensor:
+    """REFLECT (edge not repeated) or SYMMETRIC (edge repeated) padding as slices + concat."""
+    edge = 1 if mode == "REFLECT" else 0
+    for axis, (before, after) in enumerate(paddings):
+        d = None if x.shape is None else x.shape[axis]
+        if d is not None and max(before, after) > d - edge:
+            raise ShapeError(
+                f"{mode} padding {[before, after]} of axis {axis} of {x.name} exceeds {d - edge}, "
+                f"the most its size {d} allows"
+            )
+        lead = (_FULL,) * axis
+        parts = [x]
+        if before:
+            parts.insert(
+                0, _strided_slice(x, (*lead, (before - 1 + edge, 0 if edge else None, -1)))
+            )
+        if after:
+            parts.append(_strided_slice(x, (*lead, (-1 - edge, -after - 1 - edge, -1))))
+        x = concat(parts, axis)
+    return x
+
+
+def pad(
+    tensor: TensorLike,
+    paddings: TensorLike,
+    mode: str = "CONSTANT",
+    name: str | None = None,
+    constant_values: TensorLike = 0,
+) -> Tensor:
+    """`tensor` padded by paddings[i] = [before, after] along axis i; mode CONSTANT (with
+    constant_values), REFLECT or SYMMETRIC."""
+    x = convert_to_tensor(tensor)
+    pads = _static_array(paddings, "paddings")
+    if pads.ndim != 2 or pads.shape[1] != 2 or (pads.size and pads.min() < 0):
+        raise ShapeError(
+            f"paddings of {x.name} must be [rank, 2] non-negative ints, got {pads.tolist()}"
+        )
+    rows = tuple((int(a), int(b)) for a, b in pads)
+    mode = mode.upper()
+    if mode == "CONSTANT":
+        value = _static_array(constant_values, "constant_values").item()
+        return apply_op1("pad", [x], {"paddings": rows, "constant_values": value}, name=name)
+    if mode not in ("REFLECT", "SYMMETRIC"):
+        raise ValueError(f"pad mode must be CONSTANT, REFLECT or SYMMETRIC, got {mode!r}")
+    with x.graph.name_scope(name or "MirrorPad"):
+        return _mirror_pad(x, rows, mode)
+
+
+def _tile_infer(inputs: Sequence[Tensor], attrs: dict) -> list:
+    x, multiples = inputs[0], attrs["multiples"]
+    if any(m < 0 for m in multiples):
+        raise ShapeError(f"multiples {list(multiples)} must be non-negative")
+    if x.shape is None:
+        return [(x.dtype, None)]
+    if len(multiples) != len(x.shape):
+        raise ShapeError(
+            f"multiples {list(multiples)} has length {len(multiples)}; expected "
+            f"{len(x.shape)}, one per input dim"
+        )
+    tiled = (None if d is None else d * m for d, m in zip(x.shape, multiples, strict=True))
+    return [(x.dtype, tuple(tiled))]
+
+
+@define_op("tile", _tile_infer, fusion_kind="injective",
+           doc="x repeated multiples[i] times along axis i.")  # fmt: skip
+def _tile_grad(node: Node, grads: Grads) -> list[Tensor | None]:
+    """Each tile's gradient summed: g seen as [m0, d0, m1, d1, ...], reduced over the m's."""
+    from graphnet.ops.math import reduce_sum
+
+    multiples = node.attrs["multiples"]
+    dims = _dims(node.inputs[0], len(multiples))
+    tiles = reshape(grads[0], [v for m, d in zip(multiples, dims, strict=True) for v in (m, d)])
+    return [reduce_sum(tiles, axis=tuple(range(0, 2 * len(multiples), 2)))]
+
+
+def tile(input: TensorLike, multiples: TensorLike, name: str | None = None) -> Tensor:
+    """`input` repeated multiples[i] times along axis i."""
+    reps = _static_ints(multiples, "multiples")
+    return apply_op1("tile", [input], {"multiples": reps}, name=name)
+
+
+# -- one_hot, gather --------------------------------------------------------------------------
+
+
+def _one_hot_infer(inputs: Sequence[Tensor], attrs: dict) -> list:
+    (indices,) = inputs
+    require_dtype(indices, "int", "indices")
+    dtype, depth = as_dtype(attrs["dtype"]), attrs["depth"]
+    if depth < 0:
+        raise ShapeError(f"depth must be non-negative, got {depth}")
+    if indices.shape is None:
+        return [(dtype, None)]
+    axis = normalize_axis(attrs["axis"], len(indices.shape) + 1)
+    return [(dtype, (*indices.shape[:axis], depth, *indices.shape[axis:]))]
+
+
+_ONE_HOT_DOC = "on_value where the new axis's index equals indices, else off_value."
+register_op(OpDef("one_hot", _one_hot_infer, differentiable=False, fusion_kind="injective",
+                  doc=_ONE_HOT_DOC))  # fmt: skip
+
+
+def one_hot(
+    indices: TensorLike,
+    depth: TensorLike,
+    on_value: TensorLike | None = None,
+    off_value: TensorLike | None = None,
+    axis: int | None = None,
+    dtype: DType | str | None = None,
+    name: str | None = None,
+) -> Tensor:
+    """A one-hot encoding of `indices` along a new axis of size `depth` (last by default);
+    indices outside [0, depth) give all off_value. dtype defaults to on/off_value's, else
+    float32."""
+    given = next((v for v in (on_value, off_value) if v is not None), None)
+    if dtype is not None:
+        dt = as_dtype(dtype)
+    else:
+        dt = float32 if given is None else _dtype_of(given)
+    on = dt.np.type(1 if on_value is None else _static_array(on_value, "on_value")).item()
+    off = dt.np.type(0 if off_value is None else _static_array(off_value, "off_value")).item()
+    (depth_,) = _static_ints(depth, "depth")
+    attrs = {
+        "depth": depth_,
+        "on_value": on,
+        "off_value": off,
+        "axis": -1 if axis is None else int(axis),
+        "dtype": dt.name,
+    }
+    return apply_op1("one_hot", [convert_to_tensor(indices)], attrs, name=name)
+
+
+def _gather_infer(inputs: Sequence[Tensor], attrs: dict) -> list:
+    params, indices = inputs
+    require_dtype(indices, "int", "indices")
+    if params.shape is None or indices.shape is None:
+        return [(params.dtype, None)]
+    axis = normalize_axis(attrs["axis"], len(params.shape))
+    return [(params.dtype, (*params.shape[:axis], *indices.shape, *params.shape[axis + 1 :]))]
+
+
+@define_op("gather", _gather_infer, fusion_kind="injective",
+           doc="Slices of params along `axis` at `indices` (each in [0, dim)).")  # fmt: skip
+def _gather_grad(node: Node, grads: Grads) -> list[Tensor | None]:
+    params, indices = node.inputs
+    scatter = apply_op1("gather_grad", [grads[0], indices, params], {"axis": node.attrs["axis"]})
+    return [scatter, None]
+
+
+def _gather_grad_infer(inputs: Sequence[Tensor], attrs: dict) -> list:
+    g, _, params = inputs
+    return [(g.dtype, params.shape)]
+
+
+@define_op(
+    "gather_grad",
+    _gather_grad_infer,
+    doc="Zeros shaped like params with g's slices added at `indices` (gather's gradient).",
+)
+def _gather_grad_grad(node: Node, grads: Grads) -> list[Tensor | None]:
+    return [gather(grads[0], node.inputs[1], axis=node.attrs["axis"]), None, None]
+
+
+def gather(
+    params: TensorLike,
+    indices: TensorLike,
+    validate_indices: bool | None = None,
+    name: str | None = None,
+    axis: int | None = None,
+) -> Tensor:
+    """Slices of `params` along `axis` (default 0) at `indices`: the result's shape is
+    params.shape[:axis] + indices.shape + params.shape[axis + 1:]. validate_indices is
+    accepted and ignored, as in TF (indices are always checked)."""
+    x = convert_to_tensor(params)
+    attrs = {"axis": 0 if axis is None else int(axis)}
+    return apply_op1("gather", [x, convert_to_tensor(indices)], attrs, name=name)
 
 
 __all__ = [
     "broadcast_to", "expand_dims", "fill", "ones", "ones_like", "rank", "reshape", "shape",
     "size", "squeeze", "zeros", "zeros_like",
+    "concat", "gather", "one_hot", "pad", "reverse", "slice", "split", "stack", "strided_slice",
+    "tile", "transpose", "unstack", "newaxis",
 ]  # fmt: skip
-
-
-def tensor_getitem(x: TensorLike, key: object) -> Tensor:
-    """x[key] for basic indexing: ints, slices with steps, Ellipsis and None (newaxis)."""
-    raise NotImplementedError("strided slicing lands with the array-ops family")
