@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import contextlib
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
 from graphnet.ir import DTypeError, Graph, GraphError, Node, ShapeError, Tensor
 from graphnet.ir.graph import get_default_graph
-from graphnet.ir.types import DType, as_dtype, float32, format_shape, int32
+from graphnet.ir.types import DType, as_dtype, float32, format_shape, int32, merge_shapes
 from graphnet.ops.registry import OpDef, get_op, register_op
 
 TensorLike = Any  # a Tensor, a Variable, or anything np.asarray accepts
@@ -217,3 +218,21 @@ def normalize_axis(axis: int, rank: int, what: str = "axis") -> int:
     return axis % rank
 
 
+@contextlib.contextmanager
+def op_scope(values: Sequence[object], name: str | None, default: str) -> Iterator[str]:
+    """TF1's `name_scope(name, default_name, values)`: the graph of `values`, made the default,
+    inside the name scope `name or default`; yields the scope's prefix."""
+    graph = graph_of(values)
+    with graph.as_default(), graph.name_scope(name or default) as scope:
+        yield scope
+
+
+def check_same_shape(a: Tensor, b: Tensor, what: str, scope: str) -> None:
+    """Raises ShapeError unless the static shapes of a and b are compatible."""
+    try:
+        merge_shapes(a.shape, b.shape)
+    except ShapeError:
+        raise ShapeError(
+            f"'{scope.rstrip('/')}': {what} {a.name} has shape {format_shape(a.shape)}, "
+            f"expected the shape of {b.name}, {format_shape(b.shape)}"
+        ) from None
