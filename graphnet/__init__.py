@@ -50,6 +50,12 @@ from graphnet.ops.control import *
 from graphnet.ops.core import constant as constant, convert_to_tensor as convert_to_tensor
 from graphnet.ops.math import *
 from graphnet.ops.random import *
+from graphnet.ops.rnn import (
+    clip_by_global_norm as clip_by_global_norm,
+    clip_by_norm as clip_by_norm,
+    global_norm as global_norm,
+)
+from graphnet.ops.slicing import *
 from graphnet.ops.state import *
 from graphnet.runtime import Session as Session
 

@@ -36,7 +36,11 @@ def _imports(path: Path) -> set[str]:
 def test_no_layer_imports_a_higher_one():
     violations = []
     for layer, allowed in ALLOWED.items():
-        paths = [ROOT / f"{layer}.py"] if (ROOT / f"{layer}.py").exists() else ROOT.glob(f"{layer}/**/*.py")
+        paths = (
+            [ROOT / f"{layer}.py"]
+            if (ROOT / f"{layer}.py").exists()
+            else ROOT.glob(f"{layer}/**/*.py")
+        )
         for path in paths:
             for module in _imports(path):
                 target = _layer(module)

@@ -1,6 +1,6 @@
 """Op definitions (OpDef + builder functions), one module per family. Imports ir only."""
 
-from graphnet.ops import (  # noqa: F401  (registration order: a family may use earlier ones)
+from graphnet.ops import (  # noqa: F401  (importing a family registers its ops)
     array,
     control,
     conv,
@@ -10,6 +10,7 @@ from graphnet.ops import (  # noqa: F401  (registration order: a family may use 
     operators,
     random,
     rnn,
+    slicing,
     state,
 )
 from graphnet.ops.registry import OPS as OPS, OpDef as OpDef, get_op as get_op

@@ -160,6 +160,13 @@ def constant_value(tensor: Tensor) -> np.ndarray | None:
             return np.array(src, dtype=tensor.dtype.np)
     if node.type == "identity":
         return constant_value(node.inputs[0])
+    if node.type == "strided_slice" and node.inputs[0].node.type == "shape":
+        # shape(x)[j] is known whenever dim j of x is
+        spec, dims = node.attrs["spec"], node.inputs[0].node.inputs[0].shape
+        if len(spec) == 1 and isinstance(spec[0], int) and dims is not None:
+            dim = dims[spec[0]]
+            if dim is not None:
+                return np.array(dim, dtype=tensor.dtype.np)
     return None
 
 
@@ -236,3 +243,24 @@ def check_same_shape(a: Tensor, b: Tensor, what: str, scope: str) -> None:
             f"'{scope.rstrip('/')}': {what} {a.name} has shape {format_shape(a.shape)}, "
             f"expected the shape of {b.name}, {format_shape(b.shape)}"
         ) from None
+
+
+def static_array(value: TensorLike, what: str) -> np.ndarray:
+    """`value` as an array known while building: a Python value or a tensor of known value."""
+    if isinstance(value, Tensor):
+        known = constant_value(value)
+        if known is None:
+            raise ShapeError(
+                f"{what} must be known while building the graph; {value.name} is only known "
+                "at run time"
+            )
+        return np.asarray(known)
+    return np.asarray(value)
+
+
+def static_ints(value: TensorLike, what: str) -> tuple[int, ...]:
+    """A static list of ints (a scalar counts as one) for perm, begin, multiples and the like."""
+    arr = static_array(value, what)
+    if arr.size and arr.dtype.kind not in "iu":
+        raise DTypeError(f"{what} must be integers, got {arr.tolist()!r}")
+    return tuple(int(v) for v in arr.ravel())

@@ -6,7 +6,7 @@ from typing import Any
 
 from graphnet.ir import Tensor
 from graphnet.ir.graph import TENSOR_OPERATORS
-from graphnet.ops import array, math
+from graphnet.ops import math, slicing
 from graphnet.ops.core import convert_to_tensor
 
 
@@ -30,7 +30,7 @@ TENSOR_OPERATORS.update(
     neg=math.negative,
     pos=_positive,
     abs=math.abs,
-    getitem=array.tensor_getitem,
+    getitem=slicing.tensor_getitem,
     invert=math.logical_not,
     **{"and": math.logical_and, "or": math.logical_or, "xor": math.logical_xor},
 )

@@ -65,7 +65,7 @@ def test_stack_of_scalars_is_a_partly_known_shape():
     packed = gn.convert_to_tensor([gn.shape(x)[0], gn.shape(x)[1], -1])
     assert packed.node.type == "pack"
     assert packed.shape == (3,)
-    assert partial_shape_value(packed) == (None, None, -1)
+    assert partial_shape_value(packed) == (None, 3, -1)  # shape(x)[1] is statically 3
 
 
 @pytest.mark.parametrize("axis", [0, 1, -1, -3])

@@ -79,7 +79,7 @@ def test_unsafe_feed_dtype_is_rejected_and_safe_ones_cast():
         with pytest.raises(gn.FeedError, match=r"'i:0'.*expected int32\[2\], given float64\[2\]"):
             sess.run(i, {i: [1.5, 2.0]})
         assert sess.run(f, {f: np.array([1, 2], np.int64)}).dtype == np.float32
-        with pytest.raises(gn.FeedError, match="cannot convert|does not convert"):
+        with pytest.raises(gn.FeedError, match=r"cannot convert|does not convert"):
             sess.run(f, {f: ["a", "b"]})
 
 
@@ -112,7 +112,7 @@ def test_uninitialized_variables_are_named():
     a = gn.Variable(1.0, name="a")
     b = gn.Variable(2.0, name="b")
     with gn.Session() as sess:
-        with pytest.raises(gn.FailedPreconditionError, match="uninitialized variable.*a, b"):
+        with pytest.raises(gn.FailedPreconditionError, match=r"uninitialized variable.*a, b"):
             sess.run(a + b)
         sess.run(gn.global_variables_initializer())
         assert sess.run(a + b) == 3.0
