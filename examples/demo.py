@@ -41,17 +41,23 @@ class ConvBlock:
 
     def __init__(self, cin: int, cout: int, name: str) -> None:
         with gn.name_scope(name):
-            self.w = gn.Variable(gn.truncated_normal([3, 3, cin, cout], stddev=np.sqrt(2 / (9 * cin))), name="w")
+            self.w = gn.Variable(
+                gn.truncated_normal([3, 3, cin, cout], stddev=np.sqrt(2 / (9 * cin))), name="w"
+            )
             self.gamma = gn.Variable(np.ones(cout, np.float32), name="gamma")
             self.beta = gn.Variable(np.zeros(cout, np.float32), name="beta")
             self.mean = gn.Variable(np.zeros(cout, np.float32), trainable=False, name="moving_mean")
-            self.var = gn.Variable(np.ones(cout, np.float32), trainable=False, name="moving_variance")
+            self.var = gn.Variable(
+                np.ones(cout, np.float32), trainable=False, name="moving_variance"
+            )
         self.updates: list[gn.Tensor] = []
 
     def __call__(self, x: gn.Tensor, training: bool) -> gn.Tensor:
         h = gn.nn.conv2d(x, self.w, strides=1, padding="SAME")
         if training:
-            h, batch_mean, batch_var = gn.nn.fused_batch_norm(h, self.gamma, self.beta, is_training=True)
+            h, batch_mean, batch_var = gn.nn.fused_batch_norm(
+                h, self.gamma, self.beta, is_training=True
+            )
             self.updates = [
                 self.mean.assign(self.mean * 0.9 + batch_mean * 0.1),
                 self.var.assign(self.var * 0.9 + batch_var * 0.1),
@@ -67,7 +73,9 @@ def main(steps: int = 300, lr: float = 0.1) -> float:
     gn.set_random_seed(0)
     blocks = [ConvBlock(1, 8, "block1"), ConvBlock(8, 16, "block2")]
     flat = (SIZE // 4) * (SIZE // 4) * 16
-    w_out = gn.Variable(gn.truncated_normal([flat, CLASSES], stddev=np.sqrt(1 / flat)), name="dense/w")
+    w_out = gn.Variable(
+        gn.truncated_normal([flat, CLASSES], stddev=np.sqrt(1 / flat)), name="dense/w"
+    )
     b_out = gn.Variable(np.zeros(CLASSES, np.float32), name="dense/b")
 
     def network(x: gn.Tensor, training: bool) -> gn.Tensor:
@@ -78,7 +86,9 @@ def main(steps: int = 300, lr: float = 0.1) -> float:
     images = gn.placeholder(gn.float32, [None, SIZE, SIZE, 1], name="images")
     labels = gn.placeholder(gn.int32, [None], name="labels")
     logits = network(images, training=True)
-    loss = gn.reduce_mean(gn.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits))
+    loss = gn.reduce_mean(
+        gn.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits)
+    )
     params = gn.trainable_variables()
     grads = gn.gradients(loss, params)
     train_op = gn.group(
@@ -86,7 +96,9 @@ def main(steps: int = 300, lr: float = 0.1) -> float:
         *[u for block in blocks for u in block.updates],
     )
     probs = gn.nn.softmax(network(images, training=False), name="probabilities")
-    accuracy = gn.reduce_mean(gn.cast(gn.equal(gn.argmax(probs, 1, output_type=gn.int32), labels), gn.float32))
+    accuracy = gn.reduce_mean(
+        gn.cast(gn.equal(gn.argmax(probs, 1, output_type=gn.int32), labels), gn.float32)
+    )
 
     x_train, y_train = make_bars(512, seed=1)
     x_test, y_test = make_bars(256, seed=2)
