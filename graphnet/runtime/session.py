@@ -23,9 +23,6 @@ from graphnet.ir.types import DType, format_shape, shape_compatible
 from graphnet.ops.registry import get_op
 from graphnet.runtime.fetches import flatten, pack
 
-#: Ops whose outputs may not be fed: feeding them would hide a side effect.
-_NOT_FEEDABLE = frozenset({"assign", "assign_add", "assign_sub"})
-
 
 @dataclass(frozen=True)
 class _PlanKey:
@@ -108,7 +105,8 @@ class Session:
                 raise FeedError(f"cannot feed {key!r}: {err}") from None
             if not isinstance(tensor, Tensor):
                 raise FeedError(f"cannot feed node '{tensor.name}' ({tensor.type}): feed a tensor")
-            if tensor.node.type in _NOT_FEEDABLE or get_op(tensor.node.type).random:
+            opdef = get_op(tensor.node.type)
+            if opdef.writes_input is not None or opdef.random:  # feeding would skip an effect
                 raise FeedError(
                     f"tensor '{tensor.name}' ({tensor.node.type}) is not feedable: feeding it "
                     "would skip its side effect; feed a placeholder instead"
