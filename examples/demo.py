@@ -114,9 +114,10 @@ def main(steps: int = 300, lr: float = 0.1) -> float:
         print(f"test accuracy: {test_acc:.3f}")
 
         print("\nCompiled training plan:")
-        print(gn.compiler.build_plan([loss, train_op], [images, labels]).summary())
+        batch = {images: x_train[:32], labels: y_train[:32]}
+        print(sess.compiled_plan([loss, train_op], batch).summary())
         print("\nCompiled inference plan:")
-        print(gn.compiler.build_plan([probs], [images]).summary())
+        print(sess.compiled_plan(probs, {images: x_test}).summary())
     return float(test_acc)
 
 

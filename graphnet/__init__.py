@@ -57,6 +57,6 @@ from graphnet.ops.rnn import (
 )
 from graphnet.ops.slicing import *
 from graphnet.ops.state import *
-from graphnet.runtime import Session as Session
+from graphnet.runtime import Session as Session, SessionConfig as SessionConfig
 
 __version__ = "0.1.0"

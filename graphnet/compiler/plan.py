@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
@@ -54,6 +54,7 @@ class Plan:
     fetches: list[int | None]
     constants: dict[int, np.ndarray] = field(default_factory=dict)
     variables: dict[int, str] = field(default_factory=dict)
+    pass_records: list[Any] = field(default_factory=list)  # compiler.pipeline.PassRecord
 
     def variables_read_before_written(self) -> set[str]:
         """Variables whose stored value the plan needs (read before any step assigns them)."""

@@ -310,6 +310,12 @@ class Graph:
         self._used_names.setdefault(full.lower(), 1)
         return full
 
+    def reserve_names(self, names: Iterable[str]) -> None:
+        """Marks names as taken so that unique_name never hands them out (they can still be
+        created verbatim with a trailing '/'): rewrites copy nodes under their old names."""
+        for name in names:
+            self._used_names.setdefault(name.lower(), 1)
+
     def unique_name(self, name: str, mark_as_used: bool = True) -> str:
         """Scope-prefixed `name`, suffixed _1, _2... when taken (TF1's Graph.unique_name)."""
         if not _VALID_NAME.match(name.split("/")[-1] or "x"):

@@ -9,7 +9,9 @@ from typing import Any
 import numpy as np
 
 from graphnet.backends.registry import Executable, get_backend
-from graphnet.compiler.lowering import build_plan
+from graphnet.compiler import pipeline
+from graphnet.compiler.lowering import prune
+from graphnet.compiler.plan import Plan
 from graphnet.ir import (
     FailedPreconditionError,
     FeedError,
@@ -22,6 +24,29 @@ from graphnet.ir.graph import Graph, default_session, get_default_graph
 from graphnet.ir.types import DType, format_shape, shape_compatible
 from graphnet.ops.registry import get_op
 from graphnet.runtime.fetches import flatten, pack
+
+
+@dataclass(frozen=True)
+class SessionConfig:
+    """How a Session compiles its runs: the optimization level and the compiler's instruments
+    (see gn.compiler.PassContext: disabled passes, print_before/print_after, dump_dir, verify)."""
+
+    opt_level: str = "O1"
+    disabled: tuple[str, ...] = ()
+    print_before: tuple[str, ...] | str = ()
+    print_after: tuple[str, ...] | str = ()
+    dump_dir: str | None = None
+    verify: bool = False
+
+    def pass_context(self, inference: bool) -> pipeline.PassContext:
+        return pipeline.PassContext(
+            opt_level=self.opt_level, inference=inference, disabled=frozenset(self.disabled),
+            print_before=self.print_before if isinstance(self.print_before, str)
+            else frozenset(self.print_before),
+            print_after=self.print_after if isinstance(self.print_after, str)
+            else frozenset(self.print_after),
+            dump_dir=self.dump_dir, verify=self.verify,
+        )  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -46,6 +71,7 @@ class Session:
     ) -> None:
         self.graph = graph if graph is not None else get_default_graph()
         self.backend_name = backend
+        self.config = config or SessionConfig()
         self._backend = get_backend(backend)
         self._variables: dict[str, np.ndarray] = {}
         self._executables: dict[_PlanKey, Executable] = {}
@@ -73,8 +99,7 @@ class Session:
         )
         executable = self._executables.get(key)
         if executable is None:
-            plan = build_plan(leaves, list(feeds))
-            executable = self._backend.compile(plan)
+            executable = self._backend.compile(self._compile(leaves, feeds))
             self._executables[key] = executable
         plan = executable.plan
         uninitialized = sorted(plan.variables_read_before_written() - self._variables.keys())
@@ -88,6 +113,19 @@ class Session:
         self._variables.update(result.updates)  # only after the whole run succeeded
         values = [_fetched_value(v) for v in result.fetches]
         return pack(fetches, values) if _is_structure(fetches) else values[0]
+
+    def compiled_plan(self, fetches: Any, feed_dict: Mapping[Any, Any] | None = None) -> Plan:
+        """The optimized Plan this session runs for `fetches` and `feed_dict` (values or
+        shapes do not matter beyond their shapes)."""
+        leaves = [self._resolve_fetch(f) for f in flatten(fetches)]
+        return self._compile(leaves, self._resolve_feeds(feed_dict or {}))
+
+    def _compile(self, leaves: list[Tensor | Node], feeds: dict[Tensor, np.ndarray]) -> Plan:
+        shapes = {t: v.shape for t, v in feeds.items()}
+        inference = not any(
+            get_op(n.type).writes_input is not None for n in prune(leaves, list(feeds))
+        )
+        return pipeline.compile(self.graph, leaves, shapes, self.config.pass_context(inference))
 
     def _resolve_fetch(self, fetch: Any) -> Tensor | Node:
         try:
