@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from graphnet.backends.registry import get_kernel
-from graphnet.compiler.plan import Plan, Step
+from graphnet.compiler.evaluate import register_evaluator
+from graphnet.compiler.plan import Plan
 from graphnet.ir import GraphnetError, OpError
 from graphnet.ir.types import format_shape
 from graphnet.ops.registry import get_op
@@ -24,21 +25,33 @@ class RunResult:
     updates: dict[str, np.ndarray]
 
 
-def _bind(step: Step) -> Callable[..., Any]:
-    """The step's kernel with the attrs it declares bound (and its own RNG if it draws)."""
-    fn = get_kernel(step.op, BACKEND_NAME)
+def _bind(op: str, attrs: Mapping[str, Any]) -> Callable[..., Any]:
+    """The op's kernel with the attrs it declares bound (and its own RNG if it draws)."""
+    fn = get_kernel(op, BACKEND_NAME)
     params = inspect.signature(fn).parameters
-    kwargs = {k: v for k, v in step.attrs.items() if k in params}
-    if get_op(step.op).random:
-        seed, seed2 = step.attrs["seed"], step.attrs["seed2"]
+    kwargs = {k: v for k, v in attrs.items() if k in params}
+    if get_op(op).random:
+        seed, seed2 = attrs["seed"], attrs["seed2"]
         kwargs["rng"] = np.random.default_rng(None if seed is None else [seed, seed2])
     return lambda *args: fn(*args, **kwargs)
+
+
+def evaluate(
+    op: str, attrs: Mapping[str, Any], inputs: Sequence[np.ndarray]
+) -> tuple[np.ndarray, ...]:
+    """One op on concrete inputs (the compiler's constant folding uses this)."""
+    with np.errstate(all="ignore"):
+        result = _bind(op, attrs)(*inputs)
+    return tuple(np.asarray(r) for r in (result if isinstance(result, tuple) else (result,)))
+
+
+register_evaluator(BACKEND_NAME, evaluate)
 
 
 class ReferenceExecutable:
     def __init__(self, plan: Plan) -> None:
         self.plan = plan
-        self._calls = [_bind(step) for step in plan.steps]
+        self._calls = [_bind(step.op, step.attrs) for step in plan.steps]
         keep = (
             {b for b in plan.fetches if b is not None} | set(plan.variables) | set(plan.constants)
         )
