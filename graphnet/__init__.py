@@ -7,7 +7,14 @@ with gn.Session() as sess:
     print(sess.run(y, {x: [[1, 2, 3]]}))
 """
 
-from graphnet import compiler as compiler, losses as losses, nn as nn, train as train
+from graphnet import (
+    compiler as compiler,
+    inspect as inspect,
+    losses as losses,
+    nn as nn,
+    test as test,
+    train as train,
+)
 from graphnet.autodiff import gradients as gradients
 from graphnet.ir import (
     DType as DType,

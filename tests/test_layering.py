@@ -15,6 +15,7 @@ ALLOWED = {
     "compiler": {"ir", "ops"},
     "backends": {"ir", "ops", "compiler"},
     "runtime": {"ir", "ops", "compiler", "backends"},
+    "inspect": {"ir", "ops", "compiler"},
 }
 
 
