@@ -15,7 +15,10 @@ KERNELS: dict[tuple[str, str], Callable[..., Any]] = {}
 
 #: backend name -> module that defines `BACKEND` (imported on first use: numba stays unloaded
 #: until a Numba backend is asked for).
-BACKEND_MODULES = {"reference": "graphnet.backends.reference"}
+BACKEND_MODULES = {
+    "reference": "graphnet.backends.reference",
+    "reference-arena": "graphnet.backends.reference.arena",  # poison mode, for tests
+}
 
 
 class BackendError(GraphnetError):

@@ -8,25 +8,41 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
 from graphnet.ir.graph import Attrs
 from graphnet.ir.types import Shape, format_shape
 
+if TYPE_CHECKING:
+    from graphnet.compiler.memory import MemoryReport
+
 BufferKind = Literal["feed", "const", "variable", "temp"]
 
 
 @dataclass(frozen=True)
 class Buffer:
-    """One value of the plan: `name` is the tensor name it holds ('dense/MatMul:0')."""
+    """One value of the plan: `name` is the tensor name it holds ('dense/MatMul:0').
+
+    `offset` is the byte offset of a temporary in the plan's arena (set by plan_memory; None:
+    not in the arena); `inplace` the input buffer whose region this output takes over.
+    """
 
     index: int
     name: str
     dtype: str
     shape: Shape | None
     kind: BufferKind
+    offset: int | None = None
+    inplace: int | None = None
+
+    @property
+    def nbytes(self) -> int | None:
+        """Bytes of the value, or None while a dim is unknown."""
+        if self.shape is None or None in self.shape:
+            return None
+        return _nbytes(self)
 
 
 @dataclass(frozen=True)
@@ -55,6 +71,7 @@ class Plan:
     constants: dict[int, np.ndarray] = field(default_factory=dict)
     variables: dict[int, str] = field(default_factory=dict)
     pass_records: list[Any] = field(default_factory=list)  # compiler.pipeline.PassRecord
+    arena_size: int | None = None  # bytes of the temporaries' arena; None: not planned
 
     def variables_read_before_written(self) -> set[str]:
         """Variables whose stored value the plan needs (read before any step assigns them)."""
@@ -71,6 +88,12 @@ class Plan:
             if b is not None and b in self.variables and b not in written:
                 needed.add(b)
         return {self.variables[b] for b in needed}
+
+    def memory_report(self) -> MemoryReport:
+        """Naive against planned bytes of the temporaries (see compiler.memory)."""
+        from graphnet.compiler.memory import memory_report  # here: compiler.memory imports plan
+
+        return memory_report(self)
 
     def summary(self) -> str:
         """A short table: steps per op, buffers per kind, parameter and constant sizes."""

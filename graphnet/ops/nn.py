@@ -316,6 +316,7 @@ def _fused_batch_norm_infer(inputs: Sequence[Tensor], attrs: Attrs) -> list:
 @define_op(
     "fused_batch_norm",
     _fused_batch_norm_infer,
+    inplace=((0, 0),),  # y may overwrite x when x dies here (inference)
     doc="Batch norm over all axes but the last: (y, batch_mean, batch_variance); inputs "
     "(x, scale, offset) in training, (x, scale, offset, mean, variance) in inference.",
 )

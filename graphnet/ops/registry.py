@@ -27,6 +27,9 @@ class OpDef:
     ops (variables, assignments, random draws) are never folded, deduplicated or fed.
     `writes_input` names the input (a variable) whose value the op replaces with its output;
     `reads_written_input=False` means that input is only written (assign), not read.
+    `inplace` lists (output, input) positions where the output may take over the input's
+    memory when the input dies at this op (elementwise ops may always do so): the kernel of
+    every backend must read all of that input before it writes the output.
     """
 
     name: str
@@ -38,6 +41,7 @@ class OpDef:
     writes_input: int | None = None
     reads_written_input: bool = True
     fusion_kind: str = "opaque"
+    inplace: tuple[tuple[int, int], ...] = ()
     doc: str = ""
 
     def __post_init__(self) -> None:
@@ -73,6 +77,7 @@ def define_op(
     writes_input: int | None = None,
     reads_written_input: bool = True,
     fusion_kind: str = "opaque",
+    inplace: tuple[tuple[int, int], ...] = (),
     doc: str = "",
 ) -> Callable[[GradFn], GradFn]:
     """Decorator form: the decorated function is the op's gradient rule, kept next to it.
@@ -87,13 +92,14 @@ def define_op(
                 name,
                 infer,
                 grad,
-                differentiable,
-                stateful,
-                random,
-                writes_input,
-                reads_written_input,
-                fusion_kind,
-                docstring,
+                differentiable=differentiable,
+                stateful=stateful,
+                random=random,
+                writes_input=writes_input,
+                reads_written_input=reads_written_input,
+                fusion_kind=fusion_kind,
+                inplace=inplace,
+                doc=docstring,
             )
         )
         return grad

@@ -11,7 +11,7 @@ import numpy as np
 
 from graphnet.backends.registry import get_kernel
 from graphnet.compiler.evaluate import register_evaluator
-from graphnet.compiler.plan import Plan
+from graphnet.compiler.plan import Plan, Step
 from graphnet.ir import GraphnetError, OpError
 from graphnet.ir.types import format_shape
 from graphnet.ops.registry import get_op
@@ -25,7 +25,7 @@ class RunResult:
     updates: dict[str, np.ndarray]
 
 
-def _bind(op: str, attrs: Mapping[str, Any]) -> Callable[..., Any]:
+def bind_kernel(op: str, attrs: Mapping[str, Any]) -> Callable[..., Any]:
     """The op's kernel with the attrs it declares bound (and its own RNG if it draws)."""
     fn = get_kernel(op, BACKEND_NAME)
     params = inspect.signature(fn).parameters
@@ -41,7 +41,7 @@ def evaluate(
 ) -> tuple[np.ndarray, ...]:
     """One op on concrete inputs (the compiler's constant folding uses this)."""
     with np.errstate(all="ignore"):
-        result = _bind(op, attrs)(*inputs)
+        result = bind_kernel(op, attrs)(*inputs)
     return tuple(np.asarray(r) for r in (result if isinstance(result, tuple) else (result,)))
 
 
@@ -51,7 +51,7 @@ register_evaluator(BACKEND_NAME, evaluate)
 class ReferenceExecutable:
     def __init__(self, plan: Plan) -> None:
         self.plan = plan
-        self._calls = [_bind(step.op, step.attrs) for step in plan.steps]
+        self._calls = [bind_kernel(step.op, step.attrs) for step in plan.steps]
         keep = (
             {b for b in plan.fetches if b is not None} | set(plan.variables) | set(plan.constants)
         )
@@ -76,22 +76,9 @@ class ReferenceExecutable:
         updates: dict[str, np.ndarray] = {}
         with np.errstate(all="ignore"):
             for step, call, free in zip(plan.steps, self._calls, self._free_after, strict=True):
-                args = [env[b] for b in step.inputs]
-                try:
-                    result = call(*args)
-                except GraphnetError as err:
-                    raise type(err)(f"node '{step.node}' ({step.op}): {err}") from None
-                except Exception as err:
-                    shapes = ", ".join(
-                        "uninitialized" if a is None else f"{a.dtype}{format_shape(np.shape(a))}"
-                        for a in args
-                    )
-                    raise OpError(
-                        f"node '{step.node}' ({step.op}) failed on inputs ({shapes}): {err}"
-                    ) from err
-                outputs = result if isinstance(result, tuple) else (result,)
+                outputs = call_step(step, call, [env[b] for b in step.inputs])
                 for b, value in zip(step.outputs, outputs, strict=True):
-                    env[b] = _as_buffer_value(value, plan.buffers[b].dtype)
+                    env[b] = as_buffer_value(value, plan.buffers[b].dtype)
                 if step.writes is not None:
                     env[step.writes] = env[step.outputs[0]]
                     updates[plan.variables[step.writes]] = env[step.outputs[0]]
@@ -100,7 +87,21 @@ class ReferenceExecutable:
         return RunResult([None if b is None else env[b] for b in plan.fetches], updates)
 
 
-def _as_buffer_value(value: Any, dtype: str) -> np.ndarray:
+def call_step(step: Step, call: Callable[..., Any], args: list[Any]) -> tuple[Any, ...]:
+    """The step's outputs; a kernel's failure becomes an error naming the node and inputs."""
+    try:
+        result = call(*args)
+    except GraphnetError as err:
+        raise type(err)(f"node '{step.node}' ({step.op}): {err}") from None
+    except Exception as err:
+        shapes = ", ".join(
+            "uninitialized" if a is None else f"{a.dtype}{format_shape(np.shape(a))}" for a in args
+        )
+        raise OpError(f"node '{step.node}' ({step.op}) failed on inputs ({shapes}): {err}") from err
+    return result if isinstance(result, tuple) else (result,)
+
+
+def as_buffer_value(value: Any, dtype: str) -> np.ndarray:
     """Kernels may return NumPy scalars or other dtypes; buffers hold arrays of the plan dtype."""
     arr = np.asarray(value)
     return arr if arr.dtype == dtype else arr.astype(dtype)
