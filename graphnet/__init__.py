@@ -65,5 +65,18 @@ from graphnet.ops.rnn import (
 from graphnet.ops.slicing import *
 from graphnet.ops.state import *
 from graphnet.runtime import Session as Session, SessionConfig as SessionConfig
+from graphnet.train import initializers as initializers, regularizers as regularizers
+from graphnet.train.initializers import (
+    constant_initializer as constant_initializer,
+    glorot_normal_initializer as glorot_normal_initializer,
+    glorot_uniform_initializer as glorot_uniform_initializer,
+    ones_initializer as ones_initializer,
+    orthogonal_initializer as orthogonal_initializer,
+    random_normal_initializer as random_normal_initializer,
+    random_uniform_initializer as random_uniform_initializer,
+    truncated_normal_initializer as truncated_normal_initializer,
+    variance_scaling_initializer as variance_scaling_initializer,
+    zeros_initializer as zeros_initializer,
+)
 
 __version__ = "0.1.0"

@@ -231,6 +231,7 @@ class GraphKeys:
 
     GLOBAL_VARIABLES = "variables"
     TRAINABLE_VARIABLES = "trainable_variables"
+    WEIGHTS = "weights"
     LOCAL_VARIABLES = "local_variables"
     MOVING_AVERAGE_VARIABLES = "moving_average_variables"
     REGULARIZATION_LOSSES = "regularization_losses"
