@@ -4,6 +4,7 @@ from graphnet.ops import (  # noqa: F401  (importing a family registers its ops)
     array,
     control,
     conv,
+    fused,
     losses,
     math,
     nn,
