@@ -208,7 +208,7 @@ def compile(  # noqa: A001 - gn.compiler.compile, as the issue names it
     program = extract(graph, elements, feed_shapes)
     if ctx.verify:
         verify_graph(program, "extract")
-    names = [n for n in pipeline_for(ctx.opt_level, ctx.inference) if n in PASSES]
+    names = pipeline_for(ctx.opt_level, ctx.inference)
     program = run_passes(program, names, ctx)
     plan = run_passes(lower(program), names, ctx)
     plan.pass_records = list(ctx.records)

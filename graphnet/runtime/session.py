@@ -108,7 +108,7 @@ class Session:
                 f"attempting to use uninitialized variable(s) {', '.join(uninitialized)}; "
                 "run gn.global_variables_initializer() first"
             )
-        feed_buffers = {plan.feeds[t.name]: v for t, v in feeds.items()}
+        feed_buffers = {plan.feeds[t.name]: v for t, v in feeds.items() if t.name in plan.feeds}
         result = executable.run(feed_buffers, self._variables)
         self._variables.update(result.updates)  # only after the whole run succeeded
         values = [_fetched_value(v) for v in result.fetches]
