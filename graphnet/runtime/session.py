@@ -31,7 +31,7 @@ class SessionConfig:
     """How a Session compiles its runs: the optimization level and the compiler's instruments
     (see gn.compiler.PassContext: disabled passes, print_before/print_after, dump_dir, verify)."""
 
-    opt_level: str = "O1"
+    opt_level: str = "O2"
     disabled: tuple[str, ...] = ()
     print_before: tuple[str, ...] | str = ()
     print_after: tuple[str, ...] | str = ()
