@@ -1,4 +1,8 @@
+import os
+
 import pytest
+
+os.environ.setdefault("GRAPHNET_VERIFY", "1")  # every compilation in the tests is verified
 
 import graphnet as gn
 

@@ -80,6 +80,10 @@ PIPELINES: dict[str, list[str]] = {
 }  # fmt: skip
 OPT_LEVELS = ("O0", "O1", "O2")
 
+#: GRAPHNET_VERIFY=1 turns the verifier on for every compilation (the test suite sets it);
+#: read once here, never inside passes.
+VERIFY_BY_DEFAULT = os.environ.get("GRAPHNET_VERIFY", "") not in ("", "0")
+
 
 def pipeline_for(opt_level: str, inference: bool) -> list[str]:
     """The pass names of a level; O2 has a training and an inference variant."""
@@ -109,7 +113,9 @@ class PassContext:
 
     `print_before` / `print_after`: pass names or "all"; the graph's text form goes to
     `printer` (and to `dump_dir/NN-<pass>.txt` when set). `verify` checks the graph after every
-    pass. `variables` (name -> value) freezes variables into constants for inference plans.
+    pass (default: the GRAPHNET_VERIFY environment variable). `timing` prints each pass's time
+    as it finishes. `variables` (name -> value) freezes variables into constants for inference
+    plans.
     """
 
     opt_level: str = "O1"
@@ -118,7 +124,7 @@ class PassContext:
     print_before: frozenset[str] | str = frozenset()
     print_after: frozenset[str] | str = frozenset()
     dump_dir: str | os.PathLike | None = None
-    verify: bool = False
+    verify: bool = VERIFY_BY_DEFAULT
     timing: bool = False
     variables: Mapping[str, object] | None = None
     printer: Callable[[str], None] = print
@@ -179,6 +185,11 @@ def run_passes(target: Graph | Plan, names: Iterable[str], ctx: PassContext) -> 
         ctx._current = None
         ctx.records.append(record)
         done.add(name)
+        if ctx.timing:
+            ctx.printer(
+                f"// {name}: {record.seconds * 1e3:.2f} ms, "
+                f"{record.nodes_before} -> {record.nodes_after}"
+            )
         if ctx.verify and isinstance(target, Graph):
             verify_graph(target, name)
         if ctx._wants(ctx.print_after, name):
@@ -206,8 +217,6 @@ def compile(  # noqa: A001 - gn.compiler.compile, as the issue names it
     feed_shapes = dict(feeds) if isinstance(feeds, Mapping) else dict.fromkeys(feeds)
     elements = [graph.as_graph_element(f) for f in fetches]
     program = extract(graph, elements, feed_shapes)
-    if ctx.verify:
-        verify_graph(program, "extract")
     names = pipeline_for(ctx.opt_level, ctx.inference)
     program = run_passes(program, names, ctx)
     plan = run_passes(lower(program), names, ctx)

@@ -36,17 +36,25 @@ class SessionConfig:
     print_before: tuple[str, ...] | str = ()
     print_after: tuple[str, ...] | str = ()
     dump_dir: str | None = None
-    verify: bool = False
+    verify: bool | None = None  # None: the compiler's default (GRAPHNET_VERIFY)
+    timing: bool = False
 
     def pass_context(self, inference: bool) -> pipeline.PassContext:
+        options = {"verify": self.verify} if self.verify is not None else {}
         return pipeline.PassContext(
-            opt_level=self.opt_level, inference=inference, disabled=frozenset(self.disabled),
-            print_before=self.print_before if isinstance(self.print_before, str)
-            else frozenset(self.print_before),
-            print_after=self.print_after if isinstance(self.print_after, str)
-            else frozenset(self.print_after),
-            dump_dir=self.dump_dir, verify=self.verify,
-        )  # fmt: skip
+            opt_level=self.opt_level,
+            inference=inference,
+            disabled=frozenset(self.disabled),
+            print_before=_pass_names(self.print_before),
+            print_after=_pass_names(self.print_after),
+            dump_dir=self.dump_dir,
+            timing=self.timing,
+            **options,
+        )
+
+
+def _pass_names(option: tuple[str, ...] | str) -> frozenset[str] | str:
+    return option if isinstance(option, str) else frozenset(option)
 
 
 @dataclass(frozen=True)
@@ -66,7 +74,7 @@ class Session:
         self,
         target: str = "",
         graph: Graph | None = None,
-        config: Any = None,
+        config: SessionConfig | None = None,
         backend: str = "reference",
     ) -> None:
         self.graph = graph if graph is not None else get_default_graph()
