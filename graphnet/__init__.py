@@ -10,8 +10,10 @@ with gn.Session() as sess:
 from graphnet import (
     compiler as compiler,
     inspect as inspect,
+    keras as keras,
     losses as losses,
     nn as nn,
+    plot as plot,
     test as test,
     train as train,
 )

@@ -16,6 +16,10 @@ ALLOWED = {
     "backends": {"ir", "ops", "compiler"},
     "runtime": {"ir", "ops", "compiler", "backends"},
     "inspect": {"ir", "ops", "compiler"},
+    "train": {"ir", "ops", "autodiff", "compiler", "backends", "runtime"},
+    "keras": {"ir", "ops", "autodiff", "compiler", "backends", "runtime", "train", "losses"},
+    "plot": {"ir"},
+    "data": {"ir"},
 }
 
 
