@@ -9,6 +9,7 @@ with gn.Session() as sess:
 
 from graphnet import (
     compiler as compiler,
+    data as data,
     inspect as inspect,
     keras as keras,
     losses as losses,
