@@ -11,7 +11,7 @@ import graphnet as gn
 from graphnet.train.gradient_check import numeric_gradient, relative_error
 
 #: Backends every op test runs on; later backends append themselves here.
-BACKENDS = ["reference"]
+BACKENDS = ["reference", "cpu"]
 
 
 def _build(fn: Callable[..., Any], arrays: Sequence[np.ndarray], static_shapes: bool):

@@ -18,6 +18,7 @@ KERNELS: dict[tuple[str, str], Callable[..., Any]] = {}
 BACKEND_MODULES = {
     "reference": "graphnet.backends.reference",
     "reference-arena": "graphnet.backends.reference.arena",  # poison mode, for tests
+    "cpu": "graphnet.backends.cpu",
 }
 
 

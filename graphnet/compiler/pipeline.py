@@ -232,3 +232,7 @@ def explain(plan: Plan) -> str:
         lines.append(f"{r.name:<34}{r.nodes_before:>8}{r.nodes_after:>8}"
                      f"{r.seconds * 1e3:>9.2f}  {notes}")  # fmt: skip
     return "\n".join(lines)
+
+# The passes register themselves into PASSES on import; they import this module's decorators,
+# so they come last.
+from graphnet.compiler import passes as passes  # noqa: E402

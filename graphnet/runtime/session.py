@@ -75,7 +75,7 @@ class Session:
         target: str = "",
         graph: Graph | None = None,
         config: SessionConfig | None = None,
-        backend: str = "reference",
+        backend: str = "cpu",
     ) -> None:
         self.graph = graph if graph is not None else get_default_graph()
         self.backend_name = backend
