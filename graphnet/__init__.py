@@ -8,10 +8,16 @@ with gn.Session() as sess:
 
 The names come from graphnet.api, imported on first use: a deployment that imports only
 `graphnet.runtime.loader` and a backend loads no graph builder, autodiff or compiler pass.
+`gn.export` (plan files), `gn.runtime` (load_plan) and `gn.onnx` (the `onnx` extra) are
+submodules, imported on first use too.
 """
 
 from graphnet.lazy import lazy_exports
 
 __version__ = "0.1.0"
 
-__getattr__, __dir__ = lazy_exports(__name__, {}, fallback="graphnet.api")
+__getattr__, __dir__ = lazy_exports(
+    __name__,
+    {name: f"graphnet.{name}" for name in ("export", "onnx", "runtime")},
+    fallback="graphnet.api",
+)

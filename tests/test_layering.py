@@ -20,6 +20,7 @@ ALLOWED = {
     "keras": {"ir", "ops", "autodiff", "compiler", "backends", "runtime", "train", "losses"},
     "plot": {"ir"},
     "data": {"ir"},
+    "export": {"ir", "ops", "autodiff", "compiler", "backends", "runtime"},
 }
 
 #: modules every layer may import
