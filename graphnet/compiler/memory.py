@@ -1,15 +1,17 @@
-"""Memory of a planned Plan: buffer lifetimes, the memory report and the arena validator.
+"""Memory of a Plan: buffer lifetimes, arena placement, the memory report and the validator.
 
-plan_memory (compiler/passes/plan_memory.py) places every temporary of known size into one
-arena. A temporary lives from the step that writes it to the last step that reads it; a fetched
-one lives past the last step. Two temporaries may share bytes only when their lifetimes are
-disjoint, or when a step writes its output over an input that dies there (in place: elementwise
-steps, and those the op's OpDef.inplace names).
+`place_buffers` puts every temporary of known size into one arena (tinygrad's memory planner):
+the plan_memory pass (compiler/passes/plan_memory.py) calls it, and so does the plan loader
+when it specializes a plan file to the shapes of its inputs. A temporary lives from the step
+that writes it to the last step that reads it; a fetched one lives past the last step. Two
+temporaries may share bytes only when their lifetimes are disjoint, or when a step writes its
+output over an input that dies there (in place: elementwise steps, and those the op's
+OpDef.inplace names).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from graphnet.compiler.plan import Buffer, Plan, Step
 from graphnet.ir import GraphnetError
@@ -17,10 +19,6 @@ from graphnet.ops.registry import get_op
 
 #: Every arena offset is a multiple of this many bytes (a cache line; SIMD and GPU friendly).
 ALIGNMENT = 64
-
-#: Ops besides the elementwise ones whose kernels may write an output over an input: (output,
-#: input) positions. Their kernels read every element of that input before writing the same
-#: element of the output (fused_batch_norm reads all of x for its statistics first).
 
 
 class MemoryPlanError(GraphnetError):
@@ -60,6 +58,86 @@ def inplace_candidates(step: Step) -> list[tuple[int, int]]:
     if step.op == "fused_elementwise" or get_op(step.op).fusion_kind == "elementwise":
         return [(o, i) for o in step.outputs for i in dict.fromkeys(step.inputs)]
     return [(step.outputs[k], step.inputs[j]) for k, j in get_op(step.op).inplace]
+
+
+def place_buffers(plan: Plan) -> Plan:
+    """The plan with arena offsets for every temporary of known size (Buffer.offset), the
+    input region each in-place output takes over (Buffer.inplace) and Plan.arena_size.
+
+    Lifetimes come from the step order. An elementwise step (or an op whose OpDef.inplace
+    allows it) writes its output over a same-sized input of the same dtype that dies there;
+    the buffers chained that way share one region. Regions are placed by `best_fit`. Feeds,
+    constants, variables, an assignment's output (the variable's new value) and temporaries
+    of unknown size stay outside; a fetched temporary lives to the end, so nothing reuses it.
+    """
+    span = lifetimes(plan)
+    aliases = variable_outputs(plan)
+    placed = {
+        b: nbytes
+        for b in span
+        if b not in aliases and (nbytes := plan.buffers[b].nbytes) is not None
+    }
+    region = {b: b for b in placed}  # buffer -> the buffer whose region it lives in
+    inplace = _inplace_pairs(plan, span, placed)
+    for out, source in inplace.items():
+        region[out] = region[source]  # sources come first: their region is already resolved
+    regions: dict[int, tuple[int, int, int]] = {}  # first step, last step, bytes
+    for b in sorted(placed):
+        first, last = span[b]
+        if region[b] in regions:
+            start, end, _ = regions[region[b]]
+            first, last = min(first, start), max(last, end)
+        regions[region[b]] = (first, last, placed[b])
+    offsets, arena_size = best_fit(regions)
+    buffers = [
+        replace(b, offset=offsets[region[b.index]] if b.index in placed else None,
+                inplace=inplace.get(b.index))
+        for b in plan.buffers
+    ]  # fmt: skip
+    return replace(plan, buffers=buffers, arena_size=arena_size)
+
+
+def _inplace_pairs(
+    plan: Plan, span: dict[int, tuple[int, int]], placed: dict[int, int]
+) -> dict[int, int]:
+    """output -> the input whose region it takes: an input of the same dtype and size that
+    dies at the step, where the op allows it (inplace_candidates)."""
+    pairs: dict[int, int] = {}
+    for i, step in enumerate(plan.steps):
+        taken: set[int] = set()
+        for out, b in inplace_candidates(step):
+            if (
+                out in placed and out not in pairs and b in placed and b not in taken
+                and span[b][1] == i and placed[b] == placed[out]
+                and plan.buffers[b].dtype == plan.buffers[out].dtype
+            ):  # fmt: skip
+                pairs[out] = b
+                taken.add(b)
+    return pairs
+
+
+def best_fit(spans: dict[int, tuple[int, int, int]]) -> tuple[dict[int, int], int]:
+    """Aligned offsets for regions (key -> first step, last step, bytes) and the arena's size:
+    largest first, each into the smallest gap between the placed regions it lives alongside
+    (the lowest such gap on ties), else above them all."""
+    offsets: dict[int, int] = {}
+    taken: list[tuple[int, int, int, int]] = []  # (offset, end, first, last), sorted by offset
+    size = 0
+    for key, (first, last, nbytes) in sorted(spans.items(), key=lambda kv: (-kv[1][2], kv[0])):
+        need = aligned(nbytes)
+        best: tuple[int, int] | None = None  # (gap, offset)
+        cursor = 0
+        for offset, end, f, la in taken:
+            if f > last or la < first:
+                continue
+            if offset - cursor >= need and (best is None or offset - cursor < best[0]):
+                best = (offset - cursor, cursor)
+            cursor = max(cursor, end)
+        offsets[key] = cursor if best is None else best[1]
+        taken.append((offsets[key], offsets[key] + need, first, last))
+        taken.sort()
+        size = max(size, offsets[key] + need)
+    return offsets, size
 
 
 @dataclass(frozen=True)
@@ -118,7 +196,7 @@ class MemoryReport:
 
 
 def memory_report(plan: Plan) -> MemoryReport:
-    """The MemoryReport of a plan that plan_memory has planned."""
+    """The MemoryReport of a plan whose buffers are placed (place_buffers, plan_memory)."""
     arena_size = _require_planned(plan)
     span = lifetimes(plan)
     rows = _rows(plan, span)
@@ -131,8 +209,11 @@ def memory_report(plan: Plan) -> MemoryReport:
     for delta in live:
         running += delta
         peak = max(peak, running)
+    aliases = variable_outputs(plan)
     unplanned = tuple(
-        b.name for b in plan.buffers if b.index in span and b.offset is None and b.nbytes is None
+        b.name
+        for b in plan.buffers
+        if b.index in span and b.index not in aliases and b.offset is None and b.nbytes is None
     )
     return MemoryReport(sum(r.nbytes for r in rows), arena_size, peak, tuple(rows), unplanned)
 

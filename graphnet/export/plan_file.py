@@ -22,7 +22,6 @@ from typing import IO, Any
 import numpy as np
 
 from graphnet.compiler import pipeline
-from graphnet.compiler.passes.plan_memory import plan_memory
 from graphnet.compiler.plan import Buffer, Plan
 from graphnet.ir import (
     FailedPreconditionError,
@@ -39,7 +38,7 @@ from graphnet.runtime.loader import (
     MANIFEST,
     batch_feed_shapes,
     encode_value,
-    infer_buffer_types,
+    specialize,
     weight_entry,
 )
 from graphnet.runtime.session import Session
@@ -99,7 +98,7 @@ def write_plan(
         raise GraphnetError("the plan has no arena: compile it through a pipeline (plan_memory)")
     if None in plan.fetches:
         raise FetchError("an inference plan fetches tensors only, not nodes (ops)")
-    names = output_names or [_io_name(plan.buffers[b].name) for b in plan.fetches]  # type: ignore[index]
+    names = output_names or [_io_name(plan.buffers[b].name) for b in plan.fetches if b is not None]
     if len(names) != len(plan.fetches) or len(set(names)) != len(names):
         raise FetchError(f"the outputs need {len(plan.fetches)} distinct names, given {names}")
     manifest, weights = _manifest(plan, list(names), batch_size)
@@ -159,12 +158,7 @@ def _at_batch(plan: Plan, batch_size: int) -> Plan:
     feed_shapes = batch_feed_shapes(plan, batch_size)
     if not feed_shapes:
         raise ValueError("batch_size needs an input whose first (batch) dim is unknown")
-    types = infer_buffer_types(plan, feed_shapes)
-    buffers = [
-        replace(b, shape=shape, offset=None, inplace=None)
-        for b, (_, shape) in zip(plan.buffers, types, strict=True)
-    ]
-    return plan_memory(replace(plan, buffers=buffers, arena_size=None), pipeline.PassContext())
+    return specialize(plan, feed_shapes)
 
 
 def _buffer_row(b: Buffer) -> dict[str, Any]:

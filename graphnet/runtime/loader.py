@@ -602,7 +602,7 @@ def batch_feed_shapes(plan: Plan, batch_size: int) -> dict[int, Shape]:
     }
 
 
-def specialize(plan: Plan, feed_shapes: Mapping[int, Shape]) -> Plan:
+def specialize(plan: Plan, feed_shapes: Mapping[int, Shape | None]) -> Plan:
     """`plan` with every buffer's shape re-inferred from `feed_shapes` (feed buffer -> shape,
     e.g. batch_feed_shapes) and its temporaries placed in a new arena for those shapes
     (compiler.memory.place_buffers, what the plan_memory pass does). A step whose shape rule
@@ -682,7 +682,7 @@ def _batch_plan(plan: Plan, batch: dict[str, Any]) -> tuple[Plan, int]:
 
 #: The shapes of the inputs whose recorded shape has an unknown dim, in input order: what a
 #: specialization of a plan is for.
-_ShapesKey = tuple[Shape, ...]
+_ShapesKey = tuple[Shape | None, ...]
 
 
 class InferencePlan:
@@ -745,7 +745,7 @@ class InferencePlan:
 
     def _key(self, plan: Plan) -> _ShapesKey:
         """The shapes `plan` gives the inputs with unknown dims."""
-        return tuple(plan.buffers[self._feed_buffers[i]].shape for i in self._open)  # type: ignore[misc]
+        return tuple(plan.buffers[self._feed_buffers[i]].shape for i in self._open)
 
     def _specialized(self, key: _ShapesKey) -> tuple[Plan, Executable]:
         """The plan for inputs of the shapes `key` and its executable, compiled on first use
@@ -761,8 +761,8 @@ class InferencePlan:
     def _plan_for(self, key: _ShapesKey) -> Plan:
         """The recorded batch plan, the plan itself when no input has unknown dims, or the
         plan specialized to `key`; FeedError when a step's shape rule rejects those shapes."""
-        if key == self._batch_key:
-            return self.batch_plan  # type: ignore[return-value]
+        if self.batch_plan is not None and key == self._batch_key:
+            return self.batch_plan
         if not self._open:
             return self.plan
         buffers = [self._feed_buffers[i] for i in self._open]

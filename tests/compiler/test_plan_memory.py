@@ -8,7 +8,7 @@ import pytest
 import graphnet as gn
 from graphnet.backends.reference.arena import BACKEND as ARENA
 from graphnet.compiler import PassContext, extract, lower
-from graphnet.compiler.memory import ALIGNMENT, MemoryPlanError, validate_memory
+from graphnet.compiler.memory import ALIGNMENT, MemoryPlanError, place_buffers, validate_memory
 from graphnet.compiler.passes.plan_memory import plan_memory
 from graphnet.compiler.passes.schedule import schedule  # noqa: F401  (registers the pass)
 
@@ -296,6 +296,18 @@ def test_unknown_sizes_are_left_out_and_said_so():
     value = np.ones((5, 3), np.float32)
     result = ARENA.compile(plan).run({plan.feeds["x:0"]: value}, {})
     np.testing.assert_allclose(result.fetches[0], 15 * 2 * np.e, rtol=1e-6)
+
+
+def test_place_buffers_is_the_pass_without_a_pipeline():
+    plans = []
+    for batch in (None, 5):
+        x = gn.placeholder(gn.float32, [batch, 3])
+        plans.append(lower(extract(x.graph, [gn.reduce_sum(gn.exp(x) * 2.0)], {x: None})))
+    for plan in plans:
+        placed, by_pass = place_buffers(plan), plan_memory(plan, PassContext())
+        assert (placed.buffers, placed.arena_size) == (by_pass.buffers, by_pass.arena_size)
+        assert plan.arena_size is None and all(b.offset is None for b in plan.buffers)
+    assert [len(place_buffers(p).memory_report().unplanned) for p in plans] == [2, 0]
 
 
 def test_unplanned_plans_are_refused():

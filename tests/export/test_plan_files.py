@@ -20,17 +20,25 @@ import pytest
 
 import graphnet as gn
 from graphnet.backends.registry import BackendError
+from graphnet.compiler.memory import validate_memory
 from graphnet.compiler.pipeline import PassContext
 from graphnet.export import plan_file, save_plan, write_plan
 from graphnet.ir import FeedError, FetchError, PlanFileError
 from graphnet.runtime.loader import (
     DEFAULT_BACKEND,
+    SPECIALIZED_CACHE_SIZE,
     InferencePlan,
+    batch_feed_shapes,
     decode_value,
     encode_value,
     load_plan,
+    specialize,
 )
 
+# every step of a loaded plan runs a CPU kernel: the plan is specialized to the inputs' shapes
+pytestmark = pytest.mark.filterwarnings(
+    "error::graphnet.backends.cpu.executable.KernelFallbackWarning"
+)
 RNG = np.random.default_rng(0)
 ROOT = Path(gn.__file__).resolve().parents[1]
 
@@ -70,9 +78,11 @@ def _feed(x, n, seed=0):
 
 
 def _export(tmp_path, build, opt_level="O2", batch_size=None, name="model.gnplan"):
-    """The plan file of a fresh model and the O0 Session's results at each of BATCHES."""
+    """The plan file of a fresh model and the results of an O0 Session on the reference
+    backend (the ground truth) at each of BATCHES."""
     x, y = build()
-    with gn.Session(config=gn.SessionConfig(opt_level="O0")) as sess:
+    config = gn.SessionConfig(opt_level="O0")
+    with gn.Session(config=config, backend="reference") as sess:
         sess.run(gn.global_variables_initializer())
         path = save_plan(sess, y, x, tmp_path / name, opt_level=opt_level, batch_size=batch_size)
         want = {n: (_feed(x, n), sess.run(y, {x: _feed(x, n)})) for n in BATCHES}
@@ -94,13 +104,51 @@ def test_the_loaded_plan_computes_what_the_session_does_at_every_batch_size(
     tmp_path, model, opt_level, batch_size
 ):
     path, want = _export(tmp_path, MODELS[model], opt_level, batch_size)
-    for backend in ("reference", "reference-arena"):  # poison mode checks the arena plans
+    for backend in ("cpu", "reference", "reference-arena"):  # poison mode checks the arenas
         loaded = load_plan(path, backend=backend)
         for n, (feed, expected) in want.items():
             (got,) = loaded.run(feed).values()
             np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6,
                                        err_msg=f"{backend}, batch {n}")  # fmt: skip
             assert got.dtype == np.float32 and got.shape == expected.shape
+
+
+def test_each_batch_size_runs_its_own_specialized_plan_compiled_once(tmp_path):
+    path, want = _export(tmp_path, lenet, batch_size=7)
+    loaded = load_plan(path, backend="cpu")
+    recorded = loaded.executable  # compiled at load
+    assert recorded.plan is loaded.batch_plan
+    # the recorded arena is the one the loader's specialization gives
+    again = specialize(loaded.plan, batch_feed_shapes(loaded.plan, 7))
+    assert (again.buffers, again.arena_size) == (recorded.plan.buffers, recorded.plan.arena_size)
+    seen = {}
+    for _ in range(2):
+        for n, (feed, expected) in want.items():
+            np.testing.assert_allclose(loaded.run(feed)["logits"], expected, rtol=1e-5,
+                                       atol=1e-6, err_msg=f"batch {n}")  # fmt: skip
+            executable = loaded.executable
+            assert seen.setdefault(n, executable) is executable, f"batch {n} compiled again"
+            plan = executable.plan
+            assert not executable.fallbacks and plan.buffers[plan.feeds["image:0"]].shape[0] == n
+            validate_memory(plan)
+            report = loaded.memory_report()  # of the batch that ran last
+            assert report.arena_bytes == plan.arena_size and not report.unplanned
+    assert seen[7] is recorded and len(set(map(id, seen.values()))) == len(BATCHES)
+
+
+def test_the_least_recently_run_shapes_are_compiled_again(tmp_path):
+    path, _ = _export(tmp_path, mlp)
+    loaded = load_plan(path)
+    assert loaded.executable is None  # the batch is unknown until a run
+
+    def executable_at(n):
+        loaded.run(np.zeros((n, 6), np.float32))
+        return loaded.executable
+
+    first = {n: executable_at(n) for n in range(1, SPECIALIZED_CACHE_SIZE + 1)}
+    assert executable_at(1) is first[1]
+    executable_at(SPECIALIZED_CACHE_SIZE + 1)  # one too many: drops batch 2, run least recently
+    assert executable_at(2) is not first[2] and executable_at(1) is first[1]
 
 
 def test_o2_plans_fold_batch_norm_and_fuse_and_keep_the_batch_symbolic(lenet_file):
@@ -599,6 +647,16 @@ def test_wrong_feeds_raise_feed_errors_naming_the_input(lenet_file, call, messag
         call(load_plan(path))
 
 
+def test_a_batch_size_the_plan_cannot_take_is_a_feed_error(tmp_path):
+    x = gn.placeholder(gn.float32, [None, 2], name="x")
+    with gn.Session() as sess:
+        path = save_plan(sess, gn.reshape(x, [4, -1], name="y"), x, tmp_path / "r.gnplan")
+    loaded = load_plan(path)
+    assert loaded.run(np.ones((2, 2)))["y"].shape == (4, 1)
+    with pytest.raises(FeedError, match=r"cannot run on inputs of shapes 'x' \[3,2\]: step 0"):
+        loaded.run(np.ones((3, 2)))
+
+
 def test_ints_feed_float_inputs_but_floats_not_int_ones(tmp_path):
     x = gn.placeholder(gn.float32, [None], name="x")
     i = gn.placeholder(gn.int32, [None], name="i")
@@ -621,7 +679,7 @@ BUILDER_ONLY = (
 
 def test_loading_and_running_a_plan_imports_no_builder_module(lenet_file):
     path, want = lenet_file
-    feed, expected = want[3]
+    feed, expected = want[1]  # not the recorded batch: the loader specializes the plan
     np.save(path.with_suffix(".npy"), feed)
     code = textwrap.dedent("""
         import sys

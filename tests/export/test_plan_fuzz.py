@@ -17,6 +17,10 @@ from graphnet.ir import FeedError, PlanFileError
 from graphnet.ops.registry import OPS
 from graphnet.runtime.loader import load_plan
 
+# every step of a loaded plan runs a CPU kernel: the plan is specialized to the inputs' shapes
+pytestmark = pytest.mark.filterwarnings(
+    "error::graphnet.backends.cpu.executable.KernelFallbackWarning"
+)
 SETTINGS = settings(
     max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )

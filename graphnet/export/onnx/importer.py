@@ -361,6 +361,7 @@ def _foldable(node: OnnxNode, static: set[str], types: Mapping[str, TypeInfo]) -
         return shape is not None and None not in shape
     return all(i in static for i in node.inputs if i)
 
+
 _INVALID = re.compile(r"[^A-Za-z0-9_.\-/]")
 
 
