@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from graphnet.backends.registry import Executable, get_backend
+from graphnet.backends.registry import Backend, Executable, get_backend
 from graphnet.compiler import pipeline
 from graphnet.compiler.lowering import prune
 from graphnet.compiler.plan import Plan
@@ -67,7 +67,9 @@ class Session:
     """Runs parts of a graph (TF1's tf.Session): `run(fetches, feed_dict)`.
 
     Variables live here, not in the graph: several Sessions over one Graph hold separate
-    values. A run that fails leaves every variable as it was.
+    values. A run that fails leaves every variable as it was. `backend` is a backend's name
+    ("cpu", "reference") or a backend object with options of its own, such as
+    `graphnet.backends.cpu.CpuBackend(mode="plan")` (compile every plan whole at once).
     """
 
     def __init__(
@@ -75,12 +77,12 @@ class Session:
         target: str = "",
         graph: Graph | None = None,
         config: SessionConfig | None = None,
-        backend: str = "cpu",
+        backend: str | Backend = "cpu",
     ) -> None:
         self.graph = graph if graph is not None else get_default_graph()
-        self.backend_name = backend
+        self._backend = get_backend(backend) if isinstance(backend, str) else backend
+        self.backend_name = self._backend.name
         self.config = config or SessionConfig()
-        self._backend = get_backend(backend)
         self._variables: dict[str, np.ndarray] = {}
         self._executables: dict[_PlanKey, Executable] = {}
         self._closed = False

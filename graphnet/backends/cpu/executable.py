@@ -18,7 +18,10 @@ Execution. Steps run one by one from Python (per-step mode: the debugging path, 
 one when some step falls back to the reference kernel), or the whole plan runs as one
 generated Numba function (cpu.plan_source). In "auto" mode a plan starts per step and is
 compiled whole once it has run `compile_after` times, or at once when an earlier process
-already compiled it (its source is in the cache).
+already compiled it (its source is in the cache) — unless it has more than
+WHOLE_PLAN_MAX_STEPS steps: Numba's compile time grows faster than linearly with a function's
+size (an unrolled LSTM's training plan would take minutes), so such plans stay per step, where
+each kernel is compiled once and shared. Mode "plan" compiles any plan whole.
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ from graphnet.ir import GraphnetError, OpError
 from graphnet.ir.types import format_shape
 
 BACKEND_NAME = "cpu"
+WHOLE_PLAN_MAX_STEPS = 300
 Mode = Literal["auto", "plan", "steps"]
 SlotKind = Literal["arena", "scratch", "const", "own", "feed", "var", "stage", "run"]
 
@@ -204,7 +208,8 @@ class CpuExecutable:
                       if s.kind == "var"]  # fmt: skip
         self._dummies: dict[int, np.ndarray] = {}
         self._status = np.zeros(1, np.int64)
-        self._mode = "steps" if self.fallbacks else mode
+        too_big = mode == "auto" and len(self._steps) > WHOLE_PLAN_MAX_STEPS
+        self._mode = "steps" if self.fallbacks or too_big else mode
         self._compile_after = compile_after
         self._runs = 0
         self._whole: Callable[..., None] | None = None

@@ -80,7 +80,7 @@ def plan_source(num_slots: int, steps: Sequence[BoundStep]) -> str:
         "def run_plan(" + ", ".join(["status", *(f"s{k}" for k in range(num_slots)), *objects])
         + "):",
     ]
-    return "\n".join(header + body) + "\n"
+    return "\n".join(header + (body or ["    return"])) + "\n"  # a plan may have no steps
 
 
 def object_args(steps: Sequence[BoundStep]) -> list[Any]:
