@@ -23,6 +23,7 @@ import numpy as np
 
 from graphnet.compiler import pipeline
 from graphnet.compiler.plan import Buffer, Plan
+from graphnet.compiler.specialize import batch_feed_shapes, specialize
 from graphnet.ir import (
     FailedPreconditionError,
     FeedError,
@@ -36,9 +37,7 @@ from graphnet.runtime.loader import (
     FORMAT,
     FORMAT_VERSION,
     MANIFEST,
-    batch_feed_shapes,
     encode_value,
-    specialize,
     weight_entry,
 )
 from graphnet.runtime.session import Session

@@ -49,13 +49,23 @@ def test_a_session_takes_a_backend_object():
     sess.close()
 
 
-def test_unknown_shapes_fall_back_to_the_reference_kernels_with_a_warning():
+def test_plans_with_unknown_feed_dims_are_specialized_to_each_run(recwarn):
     x = gn.placeholder(gn.float32, [None, 3], name="x")
-    y = gn.exp(x)
+    y = gn.reduce_sum(gn.exp(x), axis=1)
     config = gn.SessionConfig(opt_level="O0")  # no shape inference: the batch stays unknown
-    with gn.Session(config=config) as sess, pytest.warns(KernelFallbackWarning, match="node 'exp'"):
-        out = sess.run(y, {x: np.zeros((2, 3), np.float32)})
-    np.testing.assert_array_equal(out, np.ones((2, 3), np.float32))
+    with gn.Session(config=config) as sess:
+        for n in (2, 5):
+            out = sess.run(y, {x: np.zeros((n, 3), np.float32)})
+            np.testing.assert_allclose(out, np.full(n, 3.0, np.float32))
+    assert not [w for w in recwarn if w.category is KernelFallbackWarning]
+
+
+def test_values_whose_shape_depends_on_data_fall_back_to_the_reference_kernels():
+    dims = gn.placeholder(gn.int32, [2], name="dims")
+    y = gn.fill(dims, 2.0, name="filled")
+    with gn.Session() as sess, pytest.warns(KernelFallbackWarning, match="node 'filled'"):
+        out = sess.run(y, {dims: [2, 3]})
+    np.testing.assert_array_equal(out, np.full((2, 3), 2.0, np.float32))
 
 
 @pytest.mark.parametrize("mode", ["steps", "plan"])

@@ -22,17 +22,16 @@ import graphnet as gn
 from graphnet.backends.registry import BackendError
 from graphnet.compiler.memory import validate_memory
 from graphnet.compiler.pipeline import PassContext
+from graphnet.compiler.specialize import batch_feed_shapes, specialize
 from graphnet.export import plan_file, save_plan, write_plan
 from graphnet.ir import FeedError, FetchError, PlanFileError
 from graphnet.runtime.loader import (
     DEFAULT_BACKEND,
     SPECIALIZED_CACHE_SIZE,
     InferencePlan,
-    batch_feed_shapes,
     decode_value,
     encode_value,
     load_plan,
-    specialize,
 )
 
 # every step of a loaded plan runs a CPU kernel: the plan is specialized to the inputs' shapes

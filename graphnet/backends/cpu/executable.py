@@ -40,7 +40,9 @@ from graphnet.backends.reference.executor import RunResult, as_buffer_value, bin
 from graphnet.backends.registry import BackendError, get_kernel
 from graphnet.compiler.memory import ALIGNMENT, aligned
 from graphnet.compiler.plan import Plan, Step
+from graphnet.compiler.specialize import specialize
 from graphnet.ir import GraphnetError, OpError
+from graphnet.ir.errors import ShapeError
 from graphnet.ir.types import format_shape
 
 BACKEND_NAME = "cpu"
@@ -350,6 +352,35 @@ def _op_error(step: Step, inputs: list, err: Exception) -> OpError:
     return OpError(f"node '{step.node}' ({step.op}) failed on inputs ({shapes}): {err}")
 
 
+class SpecializingExecutable:
+    """A plan with buffers of unknown shape (an O0 plan: no shape inference ran), run as the
+    CpuExecutable of the plan specialized to each run's feed shapes (compiler.specialize),
+    compiled once per shapes. Shapes that depend on data stay unknown, and their steps fall
+    back to the reference kernels; a plan the shape rules reject runs as it is."""
+
+    def __init__(self, plan: Plan, mode: Mode, compile_after: int) -> None:
+        self.plan = plan
+        self._options = (mode, compile_after)
+        self._compiled: dict[tuple, CpuExecutable] = {}
+        self._last: CpuExecutable | None = None
+
+    def run(self, feeds: dict[int, np.ndarray], variables: dict[str, np.ndarray]) -> RunResult:
+        key = tuple(sorted((b, np.shape(v)) for b, v in feeds.items()))
+        if key not in self._compiled:
+            try:
+                plan = specialize(self.plan, dict(key))
+            except ShapeError:
+                plan = self.plan
+            self._compiled[key] = CpuExecutable(plan, *self._options)
+        self._last = self._compiled[key]
+        return self._last.run(feeds, variables)
+
+    @property
+    def mode(self) -> str:
+        """The mode of the executable that ran last ("steps" before any run)."""
+        return "steps" if self._last is None else self._last.mode
+
+
 class CpuBackend:
     """The Numba CPU backend; `mode` and `compile_after` as in CpuExecutable."""
 
@@ -359,5 +390,7 @@ class CpuBackend:
         self.mode = mode
         self.compile_after = compile_after
 
-    def compile(self, plan: Plan) -> CpuExecutable:
+    def compile(self, plan: Plan) -> CpuExecutable | SpecializingExecutable:
+        if any(not _known(b.shape) for b in plan.buffers):
+            return SpecializingExecutable(plan, self.mode, self.compile_after)
         return CpuExecutable(plan, self.mode, self.compile_after)
