@@ -3,12 +3,8 @@ on first use by graphnet/__init__.py."""
 
 from graphnet import (
     compiler as compiler,
-    data as data,
-    inspect as inspect,
-    keras as keras,
     losses as losses,
     nn as nn,
-    plot as plot,
     test as test,
     train as train,
 )
