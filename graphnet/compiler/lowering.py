@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 from graphnet.compiler.plan import Buffer, Plan, Step
 from graphnet.ir import FeedError, Graph, Node, Tensor
+from graphnet.ir.graph import ancestors
 from graphnet.ir.types import format_shape
 from graphnet.ops.registry import get_op
 
@@ -17,20 +18,8 @@ def prune(fetches: Sequence[Tensor | Node], feeds: Sequence[Tensor]) -> list[Nod
     """The nodes that computing `fetches` needs, given `feeds`, in topological order; raises
     FeedError naming every placeholder that is needed but not fed."""
     fed = set(feeds)
-    needed: set[Node] = set()
-    stack: list[Node] = []
-    for f in fetches:
-        if isinstance(f, Node):
-            stack.append(f)
-        elif f not in fed:
-            stack.append(f.node)
-    while stack:
-        node = stack.pop()
-        if node in needed:
-            continue
-        needed.add(node)
-        stack.extend(t.node for t in node.inputs if t not in fed)
-        stack.extend(node.control_inputs)
+    roots = [f if isinstance(f, Node) else f.node for f in fetches if f not in fed]
+    needed = ancestors(roots, cut=lambda t: t in fed)
     nodes = sorted(needed, key=lambda n: n.id)  # creation order is topological
     missing = [n.outputs[0] for n in nodes if n.type == "placeholder" and n.outputs[0] not in fed]
     if missing:

@@ -226,6 +226,20 @@ class Node:
         session.run(self, feed_dict=feed_dict)
 
 
+def ancestors(roots: Iterable[Node], cut: Callable[[Tensor], bool] = lambda t: False) -> set[Node]:
+    """`roots` and every node they reach through inputs and control inputs, not following an
+    input for which `cut` is true (a fed tensor, say)."""
+    found: set[Node] = set()
+    stack = list(roots)
+    while stack:
+        node = stack.pop()
+        if node not in found:
+            found.add(node)
+            stack.extend(t.node for t in node.inputs if not cut(t))
+            stack.extend(node.control_inputs)
+    return found
+
+
 class GraphKeys:
     """Standard collection names (TF1's tf.GraphKeys)."""
 

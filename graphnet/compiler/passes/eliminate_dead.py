@@ -5,21 +5,14 @@ from __future__ import annotations
 from graphnet.compiler.pipeline import PassContext, register_pass
 from graphnet.compiler.rewrite import rewrite
 from graphnet.ir import Graph, Node
+from graphnet.ir.graph import ancestors
 from graphnet.ops.registry import get_op
 
 
 def live_nodes(graph: Graph) -> set[Node]:
     """The fetch nodes and placeholders (a program's interface: its feeds stay accepted even
     when folding made them unneeded) and all they reach through inputs and control inputs."""
-    live: set[Node] = set()
-    stack = [n for n in graph.nodes if n.type in ("fetch", "placeholder")]
-    while stack:
-        node = stack.pop()
-        if node not in live:
-            live.add(node)
-            stack.extend(t.node for t in node.inputs)
-            stack.extend(node.control_inputs)
-    return live
+    return ancestors(n for n in graph.nodes if n.type in ("fetch", "placeholder"))
 
 
 def written_nodes(graph: Graph) -> set[Node]:

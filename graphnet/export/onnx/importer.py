@@ -28,6 +28,7 @@ from graphnet.compiler.evaluate import evaluate
 from graphnet.export.onnx import layout as lay
 from graphnet.export.onnx.layout import Layout
 from graphnet.ir import Graph, GraphnetError, ShapeError, Tensor
+from graphnet.ir.graph import ancestors
 from graphnet.ir.types import DType, Shape, bool_, float32, float64, int32, int64
 from graphnet.ops.array import expand_dims_axes, reshape, transpose
 from graphnet.ops.core import constant, constant_value
@@ -409,14 +410,7 @@ def _live_copy(
 ) -> tuple[Graph, list[Tensor], list[Tensor]]:
     """The nodes the outputs need, and the inputs, copied under their names into a new graph
     (importing leaves behind initializers only used transposed and folded nodes' inputs)."""
-    live = {t.node for t in inputs}
-    stack = [t.node for t in outputs]
-    while stack:
-        node = stack.pop()
-        if node not in live:
-            live.add(node)
-            stack.extend(t.node for t in node.inputs)
-            stack.extend(node.control_inputs)
+    live = {t.node for t in inputs} | ancestors(t.node for t in outputs)
     copy = Graph()
     mapped: dict[Tensor, Tensor] = {}
     for node in graph.nodes:
