@@ -154,6 +154,31 @@ def test_activation_and_lambda_layers():
     _close(y, X_SEQ * 2 + 1)
 
 
+@pytest.mark.parametrize(
+    ("options", "formula"),
+    [
+        ({}, lambda x: np.maximum(x, 0)),
+        ({"max_value": 0.5}, lambda x: np.clip(x, 0, 0.5)),
+        ({"negative_slope": 0.1}, lambda x: np.where(x >= 0, x, 0.1 * x)),
+        (
+            {"max_value": 1.0, "negative_slope": 0.2, "threshold": 0.3},
+            lambda x: np.minimum(np.where(x >= 0.3, x, 0.2 * (x - 0.3)), 1.0),
+        ),
+    ],
+)
+def test_relu_layer(options, formula):
+    _, y = _apply(L.ReLU(**options), X_SEQ)
+    _close(y, formula(X_SEQ))
+    assert L.ReLU(**options).get_config().items() >= {"negative_slope": 0.0, **options}.items()
+
+
+def test_leaky_relu_layer_and_bad_relu_options():
+    _, y = _apply(L.LeakyReLU(), X_SEQ)
+    _close(y, np.where(X_SEQ > 0, X_SEQ, 0.3 * X_SEQ))
+    with pytest.raises(ValueError, match="max_value of a ReLU layer cannot be negative, got -1"):
+        L.ReLU(max_value=-1)
+
+
 def test_merge_layers():
     a, b = K.Input(shape=(3,)), K.Input(shape=(3,))
     outputs = [

@@ -15,6 +15,8 @@ from graphnet.keras.layers.core import (
     Embedding as Embedding,
     Flatten as Flatten,
     Lambda as Lambda,
+    LeakyReLU as LeakyReLU,
+    ReLU as ReLU,
     Reshape as Reshape,
 )
 from graphnet.keras.layers.merge import (

@@ -111,6 +111,57 @@ class Activation(Layer):
         return self.activation(inputs)
 
 
+class ReLU(Layer):
+    """Keras' ReLU: max_value above it, x from threshold up, negative_slope * (x - threshold)
+    below."""
+
+    def __init__(
+        self,
+        max_value: float | None = None,
+        negative_slope: float = 0.0,
+        threshold: float = 0.0,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        if max_value is not None and max_value < 0:
+            raise ValueError(f"max_value of a ReLU layer cannot be negative, got {max_value}")
+        if negative_slope < 0:
+            raise ValueError(
+                f"negative_slope of a ReLU layer cannot be negative, got {negative_slope}"
+            )
+        self.max_value, self.negative_slope, self.threshold = max_value, negative_slope, threshold
+
+    def call(self, inputs: Tensor) -> Tensor:
+        if self.threshold == 0:
+            y = activations.relu(inputs, alpha=self.negative_slope)
+        else:
+            below = (inputs - self.threshold) * self.negative_slope
+            y = math.where(math.greater_equal(inputs, self.threshold), inputs, below)
+        return y if self.max_value is None else math.minimum(y, self.max_value)
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            **super().get_config(),
+            "max_value": self.max_value,
+            "negative_slope": self.negative_slope,
+            "threshold": self.threshold,
+        }
+
+
+class LeakyReLU(Layer):
+    """x above 0, alpha * x below (Keras 2's default alpha 0.3)."""
+
+    def __init__(self, alpha: float = 0.3, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.alpha = float(alpha)
+
+    def call(self, inputs: Tensor) -> Tensor:
+        return nn.leaky_relu(inputs, self.alpha)
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "alpha": self.alpha}
+
+
 class Dropout(Layer):
     """In training, zeros inputs with probability `rate` and scales the rest by 1/(1-rate);
     the identity otherwise."""
