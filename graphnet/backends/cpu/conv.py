@@ -43,8 +43,9 @@ Geom = tuple[int, int, int, int, int, int]
 ACTIVATIONS = {None: 0, "relu": 1, "relu6": 2, "leaky_relu": 3, "elu": 4, "sigmoid": 5, "tanh": 6}
 
 #: Bytes of one im2col tile: big enough that BLAS runs at speed and is called rarely, small
-#: enough to stay in the last-level cache.
-TILE_BYTES = 1 << 20
+#: enough to stay in the last-level cache. (4 MiB measured 5-8% faster than 1 MiB on LeNet's,
+#: the Keras CNN's and the small VGG's convolutions and their backprops, 2 threads.)
+TILE_BYTES = 1 << 22
 
 #: The planar path is taken for stride 1 and cin * cout up to this. Measured (64x28x28 and
 #: 32x32x32 inputs, 3x3 and 5x5 filters, all three directions): planar is 2-4x faster than GEMM
@@ -93,55 +94,94 @@ def _span(out_size: int, in_size: int, offset: int, stride: int) -> tuple[int, i
 
 
 @njit(cache=True)
+def _full_span(ow, wd, kw, geom):
+    """[lo, hi): the output columns whose window row lies inside the input (with dw == 1 it is
+    one contiguous run of kw * cin input values)."""
+    sw, dw, pl = geom[1], geom[3], geom[5]
+    lo = _span(ow, wd, -pl, sw)[0]
+    hi = _span(ow, wd, (kw - 1) * dw - pl, sw)[1]
+    return lo, max(lo, hi)
+
+
+@njit(cache=True)
 def _im2col(x, col, q0, qn, kh, kw, oh, ow, geom):
     """col[(q - q0) * ow + ox, (i * kw + j) * cin + c] = the input under tap (i, j) of output
     pixel ox of output row q (= b * oh + oy), for the rows q0 .. q0 + qn; zero in the padding."""
     sh, sw, dh, dw, pt, pl = geom
     h, wd, cin = x.shape[1], x.shape[2], x.shape[3]
+    kc = kw * cin
+    lo, hi = _full_span(ow, wd, kw, geom)
+    if dw != 1:
+        lo = hi = 0
     for q in range(qn):
         b, oy = divmod(q0 + q, oh)
-        base = q * ow
         for i in range(kh):
             iy = oy * sh - pt + i * dh
+            k0 = i * kc
             if iy < 0 or iy >= h:
-                for r in range(base, base + ow):
-                    for k in range(i * kw * cin, (i + 1) * kw * cin):
-                        col[r, k] = 0
-                continue
-            for j in range(kw):
-                off = j * dw - pl
-                lo, hi = _span(ow, wd, off, sw)
-                k0 = max((i * kw + j) * cin, 0)
                 for ox in range(ow):
-                    if ox < lo or ox >= hi:
+                    d = col[q * ow + ox, k0 : k0 + kc]
+                    for t in range(kc):
+                        d[t] = 0
+                continue
+            src = x[b, iy].reshape(wd * cin)
+            for ox in range(ow):
+                d = col[q * ow + ox, k0 : k0 + kc]
+                if lo <= ox < hi:
+                    s0 = max((ox * sw - pl) * cin, 0)
+                    sv = src[s0 : s0 + kc]
+                    for t in range(kc):
+                        d[t] = sv[t]
+                    continue
+                for j in range(kw):
+                    ix = ox * sw - pl + j * dw
+                    dj = d[j * cin : (j + 1) * cin]
+                    if 0 <= ix < wd:
+                        sv = src[ix * cin : (ix + 1) * cin]
                         for c in range(cin):
-                            col[base + ox, k0 + c] = 0
-                for ox in range(lo, hi):
-                    ix = max(ox * sw + off, 0)
-                    for c in range(cin):
-                        col[base + ox, k0 + c] = x[b, iy, ix, c]
+                            dj[c] = sv[c]
+                    else:
+                        for c in range(cin):
+                            dj[c] = 0
 
 
 @njit(cache=True)
 def _col2im_add(col, dx, q0, qn, kh, kw, oh, ow, geom):
-    """The adjoint of _im2col: adds each col entry onto the input pixel it was taken from."""
+    """The adjoint of _im2col: adds each col entry onto the input pixel it was taken from.
+    Neighbouring windows overlap: adding a window row's kw * cin values at once is fast when a
+    pixel's channels fill whole vectors (else the loads of the overlap wait on the stores just
+    made); otherwise tap j of every window goes first, then tap j + 1."""
     sh, sw, dh, dw, pt, pl = geom
     h, wd, cin = dx.shape[1], dx.shape[2], dx.shape[3]
+    kc = kw * cin
+    lo, hi = _full_span(ow, wd, kw, geom)
+    if dw != 1 or cin % 8 != 0:
+        lo = hi = 0
     for q in range(qn):
         b, oy = divmod(q0 + q, oh)
-        base = q * ow
         for i in range(kh):
             iy = oy * sh - pt + i * dh
             if iy < 0 or iy >= h:
                 continue
+            k0 = i * kc
+            dst = dx[b, iy].reshape(wd * cin)
+            for ox in range(lo, hi):
+                s = col[q * ow + ox, k0 : k0 + kc]
+                d0 = max((ox * sw - pl) * cin, 0)
+                dv = dst[d0 : d0 + kc]
+                for t in range(kc):
+                    dv[t] += s[t]
             for j in range(kw):
                 off = j * dw - pl
-                lo, hi = _span(ow, wd, off, sw)
-                k0 = max((i * kw + j) * cin, 0)
-                for ox in range(lo, hi):
-                    ix = max(ox * sw + off, 0)
+                jlo, jhi = _span(ow, wd, off, sw)
+                for ox in range(jlo, jhi):
+                    if lo <= ox < hi:
+                        continue
+                    s = col[q * ow + ox, k0 + j * cin : k0 + (j + 1) * cin]
+                    d0 = max((ox * sw + off) * cin, 0)
+                    dv = dst[d0 : d0 + cin]
                     for c in range(cin):
-                        dx[b, iy, ix, c] += col[base + ox, k0 + c]
+                        dv[c] += s[c]
 
 
 @njit(cache=True)
@@ -405,112 +445,158 @@ def depthwise_conv2d_backprop_filter_direct(x, sizes, dy, dw, geom):
 
 
 # -- pooling: window = (kh, kw, sh, sw, pt, pl) -------------------------------------------------
+#
+# Each kernel works image by image (`_*_image(..., b, ...)`), vectorized over the contiguous
+# channel axis. (A prange over the images gained nothing measurable on two cores and, with the
+# OpenMP threading layer, made a LeNet training step 4x slower: the OpenMP workers spinning
+# after a parallel loop starve OpenBLAS's threads in the GEMM that follows.)
+
+
+@njit(cache=True)
+def _max_pool_image(x, y, b, window):
+    """y[b] = the max over each window's unpadded positions (as over padding read as the
+    lowest value); NaN wins, as in np.max."""
+    kh, kw, sh, sw, pt, pl = window
+    _, oh, ow, cin = y.shape
+    h, wd = x.shape[1], x.shape[2]
+    for oy in range(oh):
+        ilo, ihi = _span(kh, h, oy * sh - pt, 1)
+        for ox in range(ow):
+            jlo, jhi = _span(kw, wd, ox * sw - pl, 1)
+            out = y[b, oy, ox]
+            first = x[b, max(oy * sh - pt + ilo, 0), max(ox * sw - pl + jlo, 0)]
+            for c in range(cin):
+                out[c] = first[c]
+            for i in range(ilo, ihi):
+                for j in range(jlo, jhi):
+                    row = x[b, max(oy * sh - pt + i, 0), max(ox * sw - pl + j, 0)]
+                    for c in range(cin):
+                        v, m = row[c], out[c]
+                        out[c] = v if v > m or v != v else m
 
 
 @njit(cache=True)
 def max_pool_direct(x, y, window):
-    """The max over each window's unpadded positions (as over padding read as the lowest
-    value); NaN wins, as in np.max."""
-    kh, kw, sh, sw, pt, pl = window
-    n, oh, ow, cin = y.shape
-    h, wd = x.shape[1], x.shape[2]
-    for b in range(n):
-        for oy in range(oh):
-            ilo, ihi = _span(kh, h, oy * sh - pt, 1)
-            for ox in range(ow):
-                jlo, jhi = _span(kw, wd, ox * sw - pl, 1)
-                for c in range(cin):
-                    y[b, oy, ox, c] = x[b, oy * sh - pt + ilo, ox * sw - pl + jlo, c]
-                for i in range(ilo, ihi):
-                    for j in range(jlo, jhi):
-                        iy, ix = oy * sh - pt + i, ox * sw - pl + j
-                        for c in range(cin):
-                            v, m = x[b, iy, ix, c], y[b, oy, ox, c]
-                            y[b, oy, ox, c] = v if v > m or v != v else m
+    for b in range(y.shape[0]):
+        _max_pool_image(x, y, b, window)
 
 
 @njit(cache=True)
-def _first_max(x, b, oy, ox, c, target, window, lowest):
-    """(iy, ix, inside): the first window position (row-major, padding included and read as
-    `lowest`) whose value equals target, or the window's first position if none does."""
+def _first_max(x, b, oy, ox, target, at, window, lowest):
+    """at[c] = where in image b (iy * w + ix, or -1 for padding) the first window position in
+    row-major order, padding included and read as `lowest`, holds target[c], or the window's
+    first position where none does. The positions are visited last to first, each channel
+    keeping its latest match (in arithmetic: a branch on data that matches at random made the
+    kernel twice as slow)."""
     kh, kw, sh, sw, pt, pl = window
     h, wd = x.shape[1], x.shape[2]
-    for i in range(kh):
+    cin = target.shape[0]
+    iy, ix = oy * sh - pt, ox * sw - pl
+    first = iy * wd + ix if 0 <= iy < h and 0 <= ix < wd else -1
+    for c in range(cin):
+        at[c] = first
+    for i in range(kh - 1, -1, -1):
         iy = oy * sh - pt + i
-        for j in range(kw):
+        for j in range(kw - 1, -1, -1):
             ix = ox * sw - pl + j
             inside = 0 <= iy < h and 0 <= ix < wd
-            if (x[b, iy, ix, c] if inside else lowest) == target:
-                return iy, ix, inside
-    iy, ix = oy * sh - pt, ox * sw - pl
-    return iy, ix, 0 <= iy < h and 0 <= ix < wd
+            here = iy * wd + ix if inside else -1
+            row = x[b, max(iy, 0) if inside else 0, max(ix, 0) if inside else 0]
+            for c in range(cin):  # at[c] = here on a match, in arithmetic: no branch
+                v = row[c] if inside else lowest
+                at[c] += (here - at[c]) * (v == target[c])
+
+
+@njit(cache=True)
+def _max_pool_grad_image(x, y, dy, dx, b, window, lowest):
+    """dx[b]: each window's gradient onto its (first) max; one image."""
+    _, oh, ow, cin = y.shape
+    h, wd = x.shape[1], x.shape[2]
+    dxb = dx[b].reshape((h * wd, cin))
+    dxb[:] = 0
+    at = np.empty(cin, np.int64)
+    for oy in range(oh):
+        for ox in range(ow):
+            _first_max(x, b, oy, ox, y[b, oy, ox], at, window, lowest)
+            g = dy[b, oy, ox]
+            for c in range(cin):
+                if at[c] >= 0:
+                    dxb[at[c], c] += g[c]
 
 
 @njit(cache=True)
 def max_pool_grad_direct(x, y, dy, dx, window, lowest):
-    n, oh, ow, cin = y.shape
-    dx[:] = 0
-    for b in range(n):
-        for oy in range(oh):
-            for ox in range(ow):
-                for c in range(cin):
-                    iy, ix, inside = _first_max(x, b, oy, ox, c, y[b, oy, ox, c], window, lowest)
-                    if inside:
-                        dx[b, iy, ix, c] += dy[b, oy, ox, c]
+    for b in range(y.shape[0]):
+        _max_pool_grad_image(x, y, dy, dx, b, window, lowest)
 
 
 @njit(cache=True)
 def max_pool_grad_grad_direct(x, y, g, out, window, lowest):
     n, oh, ow, cin = y.shape
+    h, wd = x.shape[1], x.shape[2]
+    at = np.empty(cin, np.int64)
     for b in range(n):
+        gb = g[b].reshape((h * wd, cin))
         for oy in range(oh):
             for ox in range(ow):
+                _first_max(x, b, oy, ox, y[b, oy, ox], at, window, lowest)
                 for c in range(cin):
-                    iy, ix, inside = _first_max(x, b, oy, ox, c, y[b, oy, ox, c], window, lowest)
-                    out[b, oy, ox, c] = g[b, iy, ix, c] if inside else 0
+                    out[b, oy, ox, c] = gb[at[c], c] if at[c] >= 0 else 0
+
+
+@njit(cache=True)
+def _avg_pool_image(x, y, b, window):
+    """y[b] = the mean over each window's unpadded positions."""
+    kh, kw, sh, sw, pt, pl = window
+    _, oh, ow, cin = y.shape
+    h, wd = x.shape[1], x.shape[2]
+    for oy in range(oh):
+        ilo, ihi = _span(kh, h, oy * sh - pt, 1)
+        for ox in range(ow):
+            jlo, jhi = _span(kw, wd, ox * sw - pl, 1)
+            out = y[b, oy, ox]
+            for c in range(cin):
+                out[c] = 0
+            for i in range(ilo, ihi):
+                for j in range(jlo, jhi):
+                    row = x[b, max(oy * sh - pt + i, 0), max(ox * sw - pl + j, 0)]
+                    for c in range(cin):
+                        out[c] += row[c]
+            count = (ihi - ilo) * (jhi - jlo)
+            for c in range(cin):
+                out[c] /= count
 
 
 @njit(cache=True)
 def avg_pool_direct(x, y, window):
-    """The mean over each window's unpadded positions."""
+    for b in range(y.shape[0]):
+        _avg_pool_image(x, y, b, window)
+
+
+@njit(cache=True)
+def _avg_pool_grad_image(dy, dx, b, window):
+    """dx[b]: each window's gradient spread evenly over its unpadded positions."""
     kh, kw, sh, sw, pt, pl = window
-    n, oh, ow, cin = y.shape
-    h, wd = x.shape[1], x.shape[2]
-    for b in range(n):
-        for oy in range(oh):
-            ilo, ihi = _span(kh, h, oy * sh - pt, 1)
-            for ox in range(ow):
-                jlo, jhi = _span(kw, wd, ox * sw - pl, 1)
-                for c in range(cin):
-                    y[b, oy, ox, c] = 0
-                for i in range(ilo, ihi):
-                    for j in range(jlo, jhi):
-                        iy, ix = oy * sh - pt + i, ox * sw - pl + j
-                        for c in range(cin):
-                            y[b, oy, ox, c] += x[b, iy, ix, c]
-                count = (ihi - ilo) * (jhi - jlo)
-                for c in range(cin):
-                    y[b, oy, ox, c] /= count
+    _, oh, ow, cin = dy.shape
+    h, wd = dx.shape[1], dx.shape[2]
+    dx[b] = 0
+    for oy in range(oh):
+        ilo, ihi = _span(kh, h, oy * sh - pt, 1)
+        for ox in range(ow):
+            jlo, jhi = _span(kw, wd, ox * sw - pl, 1)
+            count = (ihi - ilo) * (jhi - jlo)
+            g = dy[b, oy, ox]
+            for i in range(ilo, ihi):
+                for j in range(jlo, jhi):
+                    row = dx[b, max(oy * sh - pt + i, 0), max(ox * sw - pl + j, 0)]
+                    for c in range(cin):
+                        row[c] += g[c] / count
 
 
 @njit(cache=True)
 def avg_pool_grad_direct(sizes, dy, dx, window):
-    """Each window's gradient spread evenly over its unpadded positions."""
-    kh, kw, sh, sw, pt, pl = window
-    n, oh, ow, cin = dy.shape
-    h, wd = dx.shape[1], dx.shape[2]
-    dx[:] = 0
-    for b in range(n):
-        for oy in range(oh):
-            ilo, ihi = _span(kh, h, oy * sh - pt, 1)
-            for ox in range(ow):
-                jlo, jhi = _span(kw, wd, ox * sw - pl, 1)
-                count = (ihi - ilo) * (jhi - jlo)
-                for i in range(ilo, ihi):
-                    for j in range(jlo, jhi):
-                        iy, ix = oy * sh - pt + i, ox * sw - pl + j
-                        for c in range(cin):
-                            dx[b, iy, ix, c] += dy[b, oy, ox, c] / count
+    for b in range(dy.shape[0]):
+        _avg_pool_grad_image(dy, dx, b, window)
 
 
 # -- binders ------------------------------------------------------------------------------------
@@ -684,21 +770,18 @@ def max_pool(attrs: Mapping[str, Any], in_types: Sequence[Type],
     return CpuKernel(max_pool_direct, (_window(attrs, in_types[0][1], out_types[0][1]),))
 
 
-def _bind_max_pool_grad(fn: Any, attrs: Mapping[str, Any], in_types: Sequence[Type]) -> CpuKernel:
-    (dtype, x_shape), (_, y_shape) = in_types[:2]
-    return CpuKernel(fn, (_window(attrs, x_shape, y_shape), _lowest(dtype)))
-
-
 @kernel("max_pool_grad", backend="cpu")
 def max_pool_grad(attrs: Mapping[str, Any], in_types: Sequence[Type],
                   out_types: Sequence[Type]) -> CpuKernel:  # fmt: skip
-    return _bind_max_pool_grad(max_pool_grad_direct, attrs, in_types)
+    (dtype, x_shape), (_, y_shape) = in_types[:2]
+    return CpuKernel(max_pool_grad_direct, (_window(attrs, x_shape, y_shape), _lowest(dtype)))
 
 
 @kernel("max_pool_grad_grad", backend="cpu")
 def max_pool_grad_grad(attrs: Mapping[str, Any], in_types: Sequence[Type],
                        out_types: Sequence[Type]) -> CpuKernel:  # fmt: skip
-    return _bind_max_pool_grad(max_pool_grad_grad_direct, attrs, in_types)
+    (dtype, x_shape), (_, y_shape) = in_types[:2]
+    return CpuKernel(max_pool_grad_grad_direct, (_window(attrs, x_shape, y_shape), _lowest(dtype)))
 
 
 @kernel("avg_pool", backend="cpu")
