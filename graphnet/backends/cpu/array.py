@@ -306,8 +306,7 @@ def gather(params, indices, out, outer, n, inner):  # type: ignore[no-untyped-de
     o = out.reshape((outer, idx.size, inner))
     for j in range(idx.size):
         if idx[j] < 0 or idx[j] >= n:
-            raise IndexError("gather: index " + str(idx[j]) + " is outside [0, "
-                             + str(n) + ")")
+            raise IndexError("gather: index " + str(idx[j]) + " is outside [0, " + str(n) + ")")
     for a in range(outer):
         for j in range(idx.size):
             o[a, j, :] = p[a, idx[j], :]
@@ -322,8 +321,9 @@ def gather_grad(g, indices, params, out, outer, n, inner):  # type: ignore[no-un
     o[:] = 0
     for j in range(idx.size):
         if idx[j] < 0 or idx[j] >= n:
-            raise IndexError("gather_grad: index " + str(idx[j]) + " is outside [0, "
-                             + str(n) + ")")
+            raise IndexError(
+                "gather_grad: index " + str(idx[j]) + " is outside [0, " + str(n) + ")"
+            )
     for a in range(outer):
         for j in range(idx.size):
             o[a, idx[j], :] += x[a, j, :]

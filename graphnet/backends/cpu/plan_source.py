@@ -77,7 +77,8 @@ def plan_source(num_slots: int, steps: Sequence[BoundStep]) -> str:
         "",
         "",
         "@njit(cache=True)",
-        "def run_plan(" + ", ".join(["status", *(f"s{k}" for k in range(num_slots)), *objects])
+        "def run_plan("
+        + ", ".join(["status", *(f"s{k}" for k in range(num_slots)), *objects])
         + "):",
     ]
     return "\n".join(header + (body or ["    return"])) + "\n"  # a plan may have no steps
