@@ -233,6 +233,7 @@ def explain(plan: Plan) -> str:
                      f"{r.seconds * 1e3:>9.2f}  {notes}")  # fmt: skip
     return "\n".join(lines)
 
+
 # The passes register themselves into PASSES on import; they import this module's decorators,
 # so they come last.
 from graphnet.compiler import passes as passes  # noqa: E402
