@@ -1,11 +1,11 @@
 """CpuExecutable: a Plan bound to CPU kernels over one preallocated arena.
 
-Storage. Every value lives in a *slot*, fixed when the plan is compiled: temporaries in views
-of one byte arena at plan_memory's offsets (allocated once, 64-byte aligned), constants as
-given, feeds and the Session's variable arrays as passed to each run, kernel scratch in views
-of a second arena shared by all steps (steps run one at a time). Nothing is allocated per run,
-but the fetched values' copies and the outputs of reference-fallback steps whose size was not
-known when compiling.
+Storage. Every value lives in a *slot* (backends.layout), fixed when the plan is compiled:
+temporaries in views of one byte arena at plan_memory's offsets (allocated once, 64-byte
+aligned), constants as given, feeds and the Session's variable arrays as passed to each run,
+kernel scratch in views of a second arena shared by all steps (steps run one at a time).
+Nothing is allocated per run, but the fetched values' copies and the outputs of
+reference-fallback steps whose size was not known when compiling.
 
 Variables. A step that assigns a variable writes a *stage* array of this executable, never the
 Session's array: a run that fails leaves the variables as they were, and the stages are what
@@ -27,71 +27,33 @@ each kernel is compiled once and shared. Mode "plan" compiles any plan whole.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from typing import Any, Literal
 
 import numpy as np
 
 from graphnet.backends.cpu.cache import is_cached, load_source
-from graphnet.backends.cpu.kernel import CpuKernel
 from graphnet.backends.cpu.plan_source import object_args, plan_source
-from graphnet.backends.reference.executor import RunResult, as_buffer_value, bind_kernel
-from graphnet.backends.registry import BackendError, get_kernel
-from graphnet.compiler.memory import ALIGNMENT, aligned
+from graphnet.backends.layout import (
+    BoundStep,
+    Fallback,
+    KernelFallbackWarning,
+    Layout,
+    Slot,
+    SpecializingExecutable,
+    known,
+    op_error,
+)
+from graphnet.backends.reference.executor import RunResult, as_buffer_value
+from graphnet.backends.registry import BackendError
+from graphnet.compiler.memory import ALIGNMENT
 from graphnet.compiler.plan import Plan, Step
-from graphnet.compiler.specialize import specialize
 from graphnet.ir import GraphnetError, OpError
-from graphnet.ir.errors import ShapeError
 from graphnet.ir.types import format_shape
 
 BACKEND_NAME = "cpu"
 WHOLE_PLAN_MAX_STEPS = 300
 Mode = Literal["auto", "plan", "steps"]
-SlotKind = Literal["arena", "scratch", "const", "own", "feed", "var", "stage", "run"]
-
-
-class KernelFallbackWarning(UserWarning):
-    """A step runs the reference kernel because the CPU backend has none for it."""
-
-
-@dataclass(frozen=True)
-class Slot:
-    """Where one value lives: `kind` (see the module docstring), dtype, shape, byte offset in
-    the arena or scratch arena, and the buffer index it belongs to."""
-
-    kind: SlotKind
-    dtype: str
-    shape: tuple[int, ...] | None
-    offset: int = 0
-    buffer: int = -1
-
-    @property
-    def nbytes(self) -> int:
-        assert self.shape is not None
-        return int(np.prod(self.shape, dtype=np.int64)) * np.dtype(self.dtype).itemsize
-
-
-@dataclass
-class BoundStep:
-    """One step with its slots and either a CPU kernel or a reference fallback."""
-
-    step: Step
-    inputs: tuple[int, ...]
-    outputs: tuple[int, ...]
-    scratch: tuple[int, ...] = ()
-    kernel: CpuKernel | None = None
-    fallback: Callable[..., Any] | None = None
-    reason: str = ""
-
-
-@dataclass
-class Fallback:
-    """A step that runs its reference kernel, and why."""
-
-    node: str
-    op: str
-    reason: str
 
 
 def _aligned_array(nbytes: int) -> np.ndarray:
@@ -106,84 +68,12 @@ def _view(arena: np.ndarray, slot: Slot) -> np.ndarray:
     return arena[slot.offset : slot.offset + slot.nbytes].view(slot.dtype).reshape(slot.shape)
 
 
-def _known(shape: Sequence[int | None] | None) -> bool:
-    return shape is not None and None not in shape
-
-
-@dataclass
-class _Layout:
-    """The slots of a plan and the steps bound to them (built once by CpuExecutable)."""
-
-    plan: Plan
-    slots: list[Slot] = field(default_factory=list)
-    steps: list[BoundStep] = field(default_factory=list)
-    current: dict[int, int] = field(default_factory=dict)  # buffer -> its slot now
-    stages: dict[int, int] = field(default_factory=dict)  # variable buffer -> its stage slot
-    scratch_size: int = 0
-
-    def add(self, slot: Slot) -> int:
-        self.slots.append(slot)
-        return len(self.slots) - 1
-
-    def build(self) -> None:
-        plan = self.plan
-        for b in plan.buffers:
-            kind: SlotKind | None = {"feed": "feed", "const": "const", "variable": "var"}.get(
-                b.kind
-            )
-            if kind is not None:
-                self.current[b.index] = self.add(Slot(kind, b.dtype, b.shape, buffer=b.index))
-        last_write = {s.writes: i for i, s in enumerate(plan.steps) if s.writes is not None}
-        for i, step in enumerate(plan.steps):
-            inputs = tuple(self.current[b] for b in step.inputs)
-            outputs = []
-            for b in step.outputs:
-                buf = plan.buffers[b]
-                if (
-                    step.writes is not None
-                    and b == step.outputs[0]
-                    and last_write[step.writes] == i
-                ):
-                    self.stages[step.writes] = k = self.add(
-                        Slot("stage", buf.dtype, buf.shape, buffer=step.writes)
-                    )
-                elif buf.offset is not None:
-                    k = self.add(Slot("arena", buf.dtype, buf.shape, buf.offset, b))
-                else:
-                    k = self.add(Slot("own" if _known(buf.shape) else "run", buf.dtype,
-                                      buf.shape, buffer=b))  # fmt: skip
-                self.current[b] = k
-                outputs.append(k)
-            if step.writes is not None:
-                self.current[step.writes] = outputs[0]
-            self.steps.append(self._bind(step, inputs, tuple(outputs)))
-
-    def _bind(self, step: Step, inputs: tuple[int, ...], outputs: tuple[int, ...]) -> BoundStep:
-        bound = BoundStep(step, inputs, outputs)
-        types = [(self.slots[k].dtype, self.slots[k].shape) for k in (*inputs, *outputs)]
-        try:
-            if not all(_known(shape) for _, shape in types):
-                raise BackendError("a shape is not known when the plan is compiled")
-            binder = get_kernel(step.op, BACKEND_NAME)
-            bound.kernel = binder(step.attrs, types[: len(inputs)], types[len(inputs) :])
-        except BackendError as err:
-            bound.fallback, bound.reason = bind_kernel(step.op, step.attrs), str(err)
-            return bound
-        offset, scratch = 0, []
-        for dtype, shape in bound.kernel.scratch:
-            scratch.append(self.add(Slot("scratch", dtype, tuple(shape), offset)))
-            offset += aligned(self.slots[-1].nbytes)
-        bound.scratch = tuple(scratch)
-        self.scratch_size = max(self.scratch_size, offset)
-        return bound
-
-
 class CpuExecutable:
     """Runs a Plan with the CPU kernels (see the module docstring)."""
 
     def __init__(self, plan: Plan, mode: Mode = "auto", compile_after: int = 50) -> None:
         self.plan = plan
-        layout = _Layout(plan)
+        layout = Layout(plan, BACKEND_NAME)
         layout.build()
         self._slots = layout.slots
         self._steps = layout.steps
@@ -292,7 +182,7 @@ class CpuExecutable:
         except GraphnetError as err:
             raise type(err)(f"node '{step.node}' ({step.op}): {err}") from None
         except Exception as err:
-            raise _op_error(step, inputs, err) from err
+            raise op_error(step, inputs, err) from err
         values = result if isinstance(result, tuple) else (result,)
         for k, value in zip(bound.outputs, values, strict=True):
             self._store(slots, k, as_buffer_value(value, self._slots[k].dtype), step)
@@ -319,7 +209,7 @@ class CpuExecutable:
             if at < 0:
                 raise
             bound = self._steps[at]
-            raise _op_error(bound.step, [slots[k] for k in bound.inputs], err) from err
+            raise op_error(bound.step, [slots[k] for k in bound.inputs], err) from err
 
     # -- whole-plan compilation ----------------------------------------------------------------
 
@@ -345,42 +235,6 @@ class CpuExecutable:
         return "plan" if self._whole is not None else "steps"
 
 
-def _op_error(step: Step, inputs: list, err: Exception) -> OpError:
-    shapes = ", ".join(
-        "uninitialized" if a is None else f"{a.dtype}{format_shape(np.shape(a))}" for a in inputs
-    )
-    return OpError(f"node '{step.node}' ({step.op}) failed on inputs ({shapes}): {err}")
-
-
-class SpecializingExecutable:
-    """A plan with buffers of unknown shape (an O0 plan: no shape inference ran), run as the
-    CpuExecutable of the plan specialized to each run's feed shapes (compiler.specialize),
-    compiled once per shapes. Shapes that depend on data stay unknown, and their steps fall
-    back to the reference kernels; a plan the shape rules reject runs as it is."""
-
-    def __init__(self, plan: Plan, mode: Mode, compile_after: int) -> None:
-        self.plan = plan
-        self._options = (mode, compile_after)
-        self._compiled: dict[tuple, CpuExecutable] = {}
-        self._last: CpuExecutable | None = None
-
-    def run(self, feeds: dict[int, np.ndarray], variables: dict[str, np.ndarray]) -> RunResult:
-        key = tuple(sorted((b, np.shape(v)) for b, v in feeds.items()))
-        if key not in self._compiled:
-            try:
-                plan = specialize(self.plan, dict(key))
-            except ShapeError:
-                plan = self.plan
-            self._compiled[key] = CpuExecutable(plan, *self._options)
-        self._last = self._compiled[key]
-        return self._last.run(feeds, variables)
-
-    @property
-    def mode(self) -> str:
-        """The mode of the executable that ran last ("steps" before any run)."""
-        return "steps" if self._last is None else self._last.mode
-
-
 class CpuBackend:
     """The Numba CPU backend; `mode` and `compile_after` as in CpuExecutable."""
 
@@ -391,6 +245,8 @@ class CpuBackend:
         self.compile_after = compile_after
 
     def compile(self, plan: Plan) -> CpuExecutable | SpecializingExecutable:
-        if any(not _known(b.shape) for b in plan.buffers):
-            return SpecializingExecutable(plan, self.mode, self.compile_after)
+        if any(not known(b.shape) for b in plan.buffers):
+            return SpecializingExecutable(
+                plan, lambda p: CpuExecutable(p, self.mode, self.compile_after)
+            )
         return CpuExecutable(plan, self.mode, self.compile_after)

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 if TYPE_CHECKING:
-    from graphnet.backends.cpu.executable import BoundStep
+    from graphnet.backends.layout import BoundStep
 
 
 def render(value: Any) -> str | None:

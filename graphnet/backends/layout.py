@@ -1,0 +1,183 @@
+"""What every compiled backend does with a Plan before running it: a *slot* per value (where it
+lives: arena view, scratch view, constant, feed, variable, variable stage, ...), each step bound
+to the backend's kernel or to the reference kernel as a fallback; and the executable that
+specializes a plan with unknown shapes to each run's feed shapes.
+
+Variables. A step that assigns a variable writes a *stage* slot of the executable, never the
+Session's array: a run that fails leaves the variables as they were, and the stages are what the
+run returns as updates. After an assignment, later reads of the variable read the stage.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+
+from graphnet.backends.reference.executor import RunResult, bind_kernel
+from graphnet.backends.registry import BackendError, get_kernel
+from graphnet.compiler.memory import aligned
+from graphnet.compiler.plan import Plan, Step
+from graphnet.compiler.specialize import specialize
+from graphnet.ir import OpError
+from graphnet.ir.errors import ShapeError
+from graphnet.ir.types import format_shape
+
+SlotKind = Literal["arena", "scratch", "const", "own", "feed", "var", "stage", "run"]
+
+
+class KernelFallbackWarning(UserWarning):
+    """A step runs the reference kernel: the backend has no kernel for it, or its shapes are
+    not known when the plan is compiled."""
+
+
+@dataclass(frozen=True)
+class Slot:
+    """Where one value lives: `kind` (see the module docstring), dtype, shape, byte offset in
+    the arena or scratch arena, and the buffer index it belongs to."""
+
+    kind: SlotKind
+    dtype: str
+    shape: tuple[int, ...] | None
+    offset: int = 0
+    buffer: int = -1
+
+    @property
+    def nbytes(self) -> int:
+        assert self.shape is not None
+        return int(np.prod(self.shape, dtype=np.int64)) * np.dtype(self.dtype).itemsize
+
+
+@dataclass
+class BoundStep:
+    """One step with its slots and either a kernel of the backend or a reference fallback."""
+
+    step: Step
+    inputs: tuple[int, ...]
+    outputs: tuple[int, ...]
+    scratch: tuple[int, ...] = ()
+    kernel: Any = None  # the backend's kernel object (CpuKernel, CudaKernel)
+    fallback: Callable[..., Any] | None = None
+    reason: str = ""
+
+
+@dataclass
+class Fallback:
+    """A step that runs its reference kernel, and why."""
+
+    node: str
+    op: str
+    reason: str
+
+
+def known(shape: Sequence[int | None] | None) -> bool:
+    return shape is not None and None not in shape
+
+
+@dataclass
+class Layout:
+    """The slots of a plan and the steps bound to `backend`'s kernels (built once per
+    executable); a step without a kernel, or whose shapes are not known, gets the reference
+    kernel as its fallback, with the reason."""
+
+    plan: Plan
+    backend: str
+    slots: list[Slot] = field(default_factory=list)
+    steps: list[BoundStep] = field(default_factory=list)
+    current: dict[int, int] = field(default_factory=dict)  # buffer -> its slot now
+    stages: dict[int, int] = field(default_factory=dict)  # variable buffer -> its stage slot
+    scratch_size: int = 0
+
+    def add(self, slot: Slot) -> int:
+        self.slots.append(slot)
+        return len(self.slots) - 1
+
+    def build(self) -> None:
+        plan = self.plan
+        for b in plan.buffers:
+            kind: SlotKind | None = {"feed": "feed", "const": "const", "variable": "var"}.get(
+                b.kind
+            )
+            if kind is not None:
+                self.current[b.index] = self.add(Slot(kind, b.dtype, b.shape, buffer=b.index))
+        last_write = {s.writes: i for i, s in enumerate(plan.steps) if s.writes is not None}
+        for i, step in enumerate(plan.steps):
+            inputs = tuple(self.current[b] for b in step.inputs)
+            outputs = []
+            for b in step.outputs:
+                buf = plan.buffers[b]
+                if (
+                    step.writes is not None
+                    and b == step.outputs[0]
+                    and last_write[step.writes] == i
+                ):
+                    self.stages[step.writes] = k = self.add(
+                        Slot("stage", buf.dtype, buf.shape, buffer=step.writes)
+                    )
+                elif buf.offset is not None:
+                    k = self.add(Slot("arena", buf.dtype, buf.shape, buf.offset, b))
+                else:
+                    k = self.add(Slot("own" if known(buf.shape) else "run", buf.dtype,
+                                      buf.shape, buffer=b))  # fmt: skip
+                self.current[b] = k
+                outputs.append(k)
+            if step.writes is not None:
+                self.current[step.writes] = outputs[0]
+            self.steps.append(self._bind(step, inputs, tuple(outputs)))
+
+    def _bind(self, step: Step, inputs: tuple[int, ...], outputs: tuple[int, ...]) -> BoundStep:
+        bound = BoundStep(step, inputs, outputs)
+        types = [(self.slots[k].dtype, self.slots[k].shape) for k in (*inputs, *outputs)]
+        try:
+            if not all(known(shape) for _, shape in types):
+                raise BackendError("a shape is not known when the plan is compiled")
+            binder = get_kernel(step.op, self.backend)
+            bound.kernel = binder(step.attrs, types[: len(inputs)], types[len(inputs) :])
+        except BackendError as err:
+            bound.fallback, bound.reason = bind_kernel(step.op, step.attrs), str(err)
+            return bound
+        offset, scratch = 0, []
+        for dtype, shape in bound.kernel.scratch:
+            scratch.append(self.add(Slot("scratch", dtype, tuple(shape), offset)))
+            offset += aligned(self.slots[-1].nbytes)
+        bound.scratch = tuple(scratch)
+        self.scratch_size = max(self.scratch_size, offset)
+        return bound
+
+
+def op_error(step: Step, inputs: list, err: Exception) -> OpError:
+    shapes = ", ".join(
+        "uninitialized" if a is None else f"{a.dtype}{format_shape(np.shape(a))}" for a in inputs
+    )
+    return OpError(f"node '{step.node}' ({step.op}) failed on inputs ({shapes}): {err}")
+
+
+class SpecializingExecutable:
+    """A plan with buffers of unknown shape (an O0 plan: no shape inference ran), run as the
+    executable `make` builds for the plan specialized to each run's feed shapes
+    (compiler.specialize), once per shapes. Shapes that depend on data stay unknown, and their
+    steps fall back to the reference kernels; a plan the shape rules reject runs as it is."""
+
+    def __init__(self, plan: Plan, make: Callable[[Plan], Any]) -> None:
+        self.plan = plan
+        self._make = make
+        self._compiled: dict[tuple, Any] = {}
+        self._last: Any = None
+
+    def run(self, feeds: dict[int, np.ndarray], variables: dict[str, np.ndarray]) -> RunResult:
+        key = tuple(sorted((b, np.shape(v)) for b, v in feeds.items()))
+        if key not in self._compiled:
+            try:
+                plan = specialize(self.plan, dict(key))
+            except ShapeError:
+                plan = self.plan
+            self._compiled[key] = self._make(plan)
+        self._last = self._compiled[key]
+        return self._last.run(feeds, variables)
+
+    @property
+    def mode(self) -> str:
+        """The mode of the executable that ran last ("steps" before any run)."""
+        return "steps" if self._last is None else self._last.mode
