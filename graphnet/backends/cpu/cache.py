@@ -49,18 +49,19 @@ def configure_numba() -> None:
 
 
 @cache
-def fingerprint() -> str:
-    """A digest of this package's sources, stamped into every generated module."""
+def fingerprint(backend: str = "cpu") -> str:
+    """A digest of a Numba backend's sources (graphnet.backends.<backend>), stamped into the
+    modules generated for it."""
     digest = hashlib.sha256()
-    for path in sorted(Path(__file__).parent.glob("*.py")):
+    for path in sorted((Path(__file__).parents[1] / backend).glob("*.py")):
         digest.update(path.name.encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()[:16]
 
 
-def _stamped(kind: str, source: str) -> tuple[str, str]:
+def _stamped(kind: str, source: str, backend: str = "cpu") -> tuple[str, str]:
     """(module name, file text) of a generated source."""
-    text = f"# graphnet generated code; package fingerprint {fingerprint()}\n{source}"
+    text = f"# graphnet generated code; package fingerprint {fingerprint(backend)}\n{source}"
     return f"{GENERATED_PREFIX}{kind}_{hashlib.sha256(text.encode()).hexdigest()[:24]}", text
 
 
@@ -69,10 +70,11 @@ def is_cached(kind: str, source: str) -> bool:
     return _path(_stamped(kind, source)[0]).exists()
 
 
-def load_source(kind: str, source: str) -> ModuleType:
+def load_source(kind: str, source: str, backend: str = "cpu") -> ModuleType:
     """The module of a generated `source`, written to the cache under its content hash (once)
-    and imported; `kind` names the family in the file name (`ew`, `plan`, ...)."""
-    name, text = _stamped(kind, source)
+    and imported; `kind` names the family in the file name (`ew`, `plan`, ...), `backend` the
+    package whose sources it calls (its fingerprint goes into the file)."""
+    name, text = _stamped(kind, source, backend)
     module = sys.modules.get(name)
     if module is not None:
         return module

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -29,18 +29,19 @@ _BOOL_RESULT = frozenset({
 _SHAPE_ONLY: Mapping[str, tuple[int, ...]] = {"zeros_like": (0,), "ones_like": (0,), "fill": (0,)}
 
 #: op -> scalar template: {0}, {1}, ... are the operands; {zero}, {one}, {six} and {alpha}
-#: constants of the op's result dtype (so float32 arithmetic stays float32).
+#: constants of the op's result dtype (so float32 arithmetic stays float32); {sqrt}, {exp}, ...
+#: the math functions of the backend's table (NUMPY_FUNCTIONS here).
 _TEMPLATES: Mapping[str, str] = {
     "negative": "-{0}", "abs": "abs({0})", "square": "{0} * {0}",
     "sign": "({one} if {0} > {zero} else -{one} if {0} < {zero} else {0})",
-    "sqrt": "np.sqrt({0})", "rsqrt": "{one} / np.sqrt({0})", "reciprocal": "{one} / {0}",
-    "exp": "np.exp({0})", "expm1": "np.expm1({0})", "log": "np.log({0})",
-    "log1p": "np.log1p({0})", "sin": "np.sin({0})", "cos": "np.cos({0})",
-    "tanh": "np.tanh({0})", "sigmoid": "{one} / ({one} + np.exp(-{0}))",
-    "erf": "math.erf({0})", "floor": "np.floor({0})", "ceil": "np.ceil({0})",
-    "round": "np.rint({0})", "logical_not": "not {0}",
+    "sqrt": "{sqrt}({0})", "rsqrt": "{one} / {sqrt}({0})", "reciprocal": "{one} / {0}",
+    "exp": "{exp}({0})", "expm1": "{expm1}({0})", "log": "{log}({0})",
+    "log1p": "{log1p}({0})", "sin": "{sin}({0})", "cos": "{cos}({0})",
+    "tanh": "{tanh}({0})", "sigmoid": "{one} / ({one} + {exp}(-{0}))",
+    "erf": "{erf}({0})", "floor": "{floor}({0})", "ceil": "{ceil}({0})",
+    "round": "{rint}({0})", "logical_not": "not {0}",
     "add": "{0} + {1}", "subtract": "{0} - {1}", "multiply": "{0} * {1}",
-    "divide": "{0} / {1}", "pow": "np.power({0}, {1})",
+    "divide": "{0} / {1}", "pow": "{power}({0}, {1})",
     "maximum": "({0} if {0} >= {1} or {0} != {0} else {1})",
     "minimum": "({0} if {0} <= {1} or {0} != {0} else {1})",
     "squared_difference": "({0} - {1}) * ({0} - {1})", "floormod": "{0} % {1}",
@@ -52,7 +53,16 @@ _TEMPLATES: Mapping[str, str] = {
     "fill": "{1}", "relu": "({zero} if {0} < {zero} else {0})",
     "relu6": "({six} if {0} > {six} else {zero} if {0} < {zero} else {0})",
     "leaky_relu": "({0} if {0} > {zero} else {alpha} * {0})",
-    "elu": "({0} if {0} > {zero} else np.expm1({0}))", "bias_add": "{0} + {1}",
+    "elu": "({0} if {0} > {zero} else {expm1}({0}))", "bias_add": "{0} + {1}",
+}  # fmt: skip
+
+#: The math functions the templates call, as the CPU kernels spell them (NumPy's, for their
+#: float32 overloads); a backend whose code cannot call NumPy gives the Emitter its own table.
+NUMPY_FUNCTIONS: Mapping[str, str] = {
+    "sqrt": "np.sqrt", "exp": "np.exp", "expm1": "np.expm1", "log": "np.log",
+    "log1p": "np.log1p", "sin": "np.sin", "cos": "np.cos", "tanh": "np.tanh",
+    "erf": "math.erf", "floor": "np.floor", "ceil": "np.ceil", "rint": "np.rint",
+    "power": "np.power",
 }  # fmt: skip
 
 #: Ops whose template is not a fixed string: (operands, operand dtypes, attrs) -> expression.
@@ -100,10 +110,12 @@ def result_dtype(op: str, attrs: Mapping[str, object], operand_dtypes: Sequence[
 @dataclass
 class Emitter:
     """Emits the statements of an expression tree, one temporary per op node; `leaf(i)` is the
-    source name holding input i's element, `in_dtypes` the inputs' dtypes."""
+    source name holding input i's element, `in_dtypes` the inputs' dtypes, `functions` the
+    templates' math functions (NUMPY_FUNCTIONS's keys)."""
 
     leaf: Callable[[int], str]
     in_dtypes: Sequence[str]
+    functions: Mapping[str, str] = field(default_factory=lambda: NUMPY_FUNCTIONS)
 
     def __post_init__(self) -> None:
         self.lines: list[str] = []
@@ -127,8 +139,8 @@ class Emitter:
             text = _BUILDERS[op](names, dtypes, attrs)
         else:
             consts = {"zero": 0, "one": 1, "six": 6, "alpha": attrs.get("alpha", 0.0)}
-            text = _TEMPLATES[op].format(*names, **{k: literal(v, dtype) for k, v in
-                                                    consts.items()})  # fmt: skip
+            values_of = {k: literal(v, dtype) for k, v in consts.items()}
+            text = _TEMPLATES[op].format(*names, **self.functions, **values_of)
         name = f"t{len(self.lines)}"
         self.lines.append(f"{name} = {text}")
         return name, dtype
