@@ -18,7 +18,7 @@ from graphnet.runtime.loader import load_plan
 
 # every step of a loaded plan runs a CPU kernel: the plan is specialized to the inputs' shapes
 pytestmark = pytest.mark.filterwarnings(
-    "error::graphnet.backends.cpu.executable.KernelFallbackWarning"
+    "error::graphnet.backends.layout.KernelFallbackWarning"
 )
 ROOT = Path(gn.__file__).resolve().parents[1]
 COMMANDS = ("inspect", "run", "bench", "optimize", "draw")

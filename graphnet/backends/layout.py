@@ -10,6 +10,7 @@ run returns as updates. After an assignment, later reads of the variable read th
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -145,6 +146,92 @@ class Layout:
         bound.scratch = tuple(scratch)
         self.scratch_size = max(self.scratch_size, offset)
         return bound
+
+
+class SlotExecutable:
+    """What the compiled backends' executables share: the plan bound to `backend`'s kernels
+    (a KernelFallbackWarning per step that falls back), the static storage of every slot, and
+    the slots of one run. Subclasses say where values live: `_storage(slot)` (a static slot's
+    array, None for those a run fills), `_empty(slot)`, `_feed(k, value)` and
+    `_own_variable(slot, value)` (the Session's value as the kernels take it)."""
+
+    backend = ""
+    fallback_note = ""  # what a fallback means for the run, appended to the warning
+
+    def __init__(self, plan: Plan) -> None:
+        self.plan = plan
+        layout = Layout(plan, self.backend)
+        layout.build()
+        self._slots = layout.slots
+        self._steps = layout.steps
+        self.fallbacks = [
+            Fallback(s.step.node, s.step.op, s.reason) for s in self._steps if s.fallback
+        ]
+        for f in self.fallbacks:
+            warnings.warn(
+                f"{self.backend} backend: node '{f.node}' ({f.op}) runs the reference kernel "
+                f"({f.reason}){self.fallback_note}",
+                KernelFallbackWarning,
+                stacklevel=4,
+            )
+        self._scratch_size = layout.scratch_size
+        self._fetches = [None if b is None else layout.current[b] for b in plan.fetches]
+        self._updates = {plan.variables[b]: k for b, k in layout.stages.items()}
+        self._feeds = [(s.buffer, k) for k, s in enumerate(self._slots) if s.kind == "feed"]
+        self._vars = [(k, plan.variables[s.buffer]) for k, s in enumerate(self._slots)
+                      if s.kind == "var"]  # fmt: skip
+        self._stage_slots = list(layout.stages.values())
+        self._dummies: dict[int, Any] = {}
+
+    def _allocate(self) -> None:
+        """The static storage; each assigned variable gets two stages (see cpu.executable)."""
+        self._static: list[Any] = [self._storage(slot) for slot in self._slots]
+        self._stage_pairs = {
+            k: (self._static[k], self._empty(self._slots[k])) for k in self._stage_slots
+        }
+
+    def _storage(self, slot: Slot) -> Any:
+        raise NotImplementedError
+
+    def _empty(self, slot: Slot) -> Any:
+        raise NotImplementedError
+
+    def _feed(self, k: int, value: np.ndarray) -> Any:
+        raise NotImplementedError
+
+    def _own_variable(self, slot: Slot, value: Any) -> Any:
+        raise NotImplementedError
+
+    def _variable(self, k: int, name: str, value: Any) -> Any:
+        """The Session's value of var slot k as the kernels take it, or a placeholder when the
+        plan only writes the variable."""
+        slot = self._slots[k]
+        if value is None:
+            if k not in self._dummies:
+                self._dummies[k] = self._empty(slot)
+            return self._dummies[k]
+        if tuple(value.shape) != slot.shape:
+            raise BackendError(
+                f"variable '{name}' holds {format_shape(tuple(value.shape))}, but the plan was "
+                f"compiled for {format_shape(slot.shape)}"
+            )
+        return self._own_variable(slot, value)
+
+    def _fill(self, feeds: dict[int, np.ndarray], variables: dict[str, Any]) -> list:
+        """The slots of one run: the static ones, the feeds, the variables and the stage of
+        each assigned variable that the Session is not holding."""
+        slots = list(self._static)
+        for b, k in self._feeds:
+            slots[k] = self._feed(k, feeds[b])
+        for k, name in self._vars:
+            slots[k] = self._variable(k, name, variables.get(name))
+        for k, (first, second) in self._stage_pairs.items():
+            held = variables.get(self.plan.variables[self._slots[k].buffer])
+            slots[k] = second if held is first else first
+        return slots
+
+    def _result(self, slots: list, fetched: list) -> RunResult:
+        return RunResult(fetched, {name: slots[k] for name, k in self._updates.items()})
 
 
 def op_error(step: Step, inputs: list, err: Exception) -> OpError:

@@ -7,7 +7,8 @@ import pytest
 
 import graphnet as gn
 from graphnet.backends.cpu import executable
-from graphnet.backends.cpu.executable import CpuBackend, KernelFallbackWarning
+from graphnet.backends.cpu.executable import CpuBackend
+from graphnet.backends.layout import KernelFallbackWarning
 
 
 def _model() -> tuple[gn.Tensor, gn.Tensor, gn.Node, gn.Variable]:

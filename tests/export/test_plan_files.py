@@ -36,7 +36,7 @@ from graphnet.runtime.loader import (
 
 # every step of a loaded plan runs a CPU kernel: the plan is specialized to the inputs' shapes
 pytestmark = pytest.mark.filterwarnings(
-    "error::graphnet.backends.cpu.executable.KernelFallbackWarning"
+    "error::graphnet.backends.layout.KernelFallbackWarning"
 )
 RNG = np.random.default_rng(0)
 ROOT = Path(gn.__file__).resolve().parents[1]

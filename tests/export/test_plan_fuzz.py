@@ -19,7 +19,7 @@ from graphnet.runtime.loader import load_plan
 
 # every step of a loaded plan runs a CPU kernel: the plan is specialized to the inputs' shapes
 pytestmark = pytest.mark.filterwarnings(
-    "error::graphnet.backends.cpu.executable.KernelFallbackWarning"
+    "error::graphnet.backends.layout.KernelFallbackWarning"
 )
 SETTINGS = settings(
     max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]

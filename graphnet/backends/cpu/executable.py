@@ -26,7 +26,6 @@ each kernel is compiled once and shared. Mode "plan" compiles any plan whole.
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable
 from typing import Any, Literal
 
@@ -36,10 +35,8 @@ from graphnet.backends.cpu.cache import is_cached, load_source
 from graphnet.backends.cpu.plan_source import object_args, plan_source
 from graphnet.backends.layout import (
     BoundStep,
-    Fallback,
-    KernelFallbackWarning,
-    Layout,
     Slot,
+    SlotExecutable,
     SpecializingExecutable,
     known,
     op_error,
@@ -68,37 +65,17 @@ def _view(arena: np.ndarray, slot: Slot) -> np.ndarray:
     return arena[slot.offset : slot.offset + slot.nbytes].view(slot.dtype).reshape(slot.shape)
 
 
-class CpuExecutable:
+class CpuExecutable(SlotExecutable):
     """Runs a Plan with the CPU kernels (see the module docstring)."""
 
+    backend = BACKEND_NAME
+    fallback_note = "; the plan runs step by step"
+
     def __init__(self, plan: Plan, mode: Mode = "auto", compile_after: int = 50) -> None:
-        self.plan = plan
-        layout = Layout(plan, BACKEND_NAME)
-        layout.build()
-        self._slots = layout.slots
-        self._steps = layout.steps
-        self.fallbacks = [
-            Fallback(s.step.node, s.step.op, s.reason) for s in self._steps if s.fallback
-        ]
-        for f in self.fallbacks:
-            warnings.warn(
-                f"cpu backend: node '{f.node}' ({f.op}) runs the reference kernel ({f.reason}); "
-                "the plan runs step by step",
-                KernelFallbackWarning,
-                stacklevel=3,
-            )
+        super().__init__(plan)
         self._arena = _aligned_array(plan.arena_size or 0)
-        self._scratch = _aligned_array(layout.scratch_size)
-        self._static: list[Any] = [self._storage(slot) for slot in self._slots]
-        self._stage_pairs = {
-            k: (self._static[k], np.empty_like(self._static[k])) for k in layout.stages.values()
-        }
-        self._fetches = [None if b is None else layout.current[b] for b in plan.fetches]
-        self._updates = {plan.variables[b]: k for b, k in layout.stages.items()}
-        self._feeds = [(s.buffer, k) for k, s in enumerate(self._slots) if s.kind == "feed"]
-        self._vars = [(k, plan.variables[s.buffer]) for k, s in enumerate(self._slots)
-                      if s.kind == "var"]  # fmt: skip
-        self._dummies: dict[int, np.ndarray] = {}
+        self._scratch = _aligned_array(self._scratch_size)
+        self._allocate()
         self._status = np.zeros(1, np.int64)
         too_big = mode == "auto" and len(self._steps) > WHOLE_PLAN_MAX_STEPS
         self._mode = "steps" if self.fallbacks or too_big else mode
@@ -121,36 +98,18 @@ class CpuExecutable:
             value = self.plan.constants[slot.buffer]
             return np.require(value, dtype=slot.dtype, requirements="CWA")
         if slot.kind in ("own", "stage"):
-            assert slot.shape is not None
-            return np.empty(slot.shape, slot.dtype)
+            return self._empty(slot)
         return None
 
-    def _variable(self, k: int, name: str, value: np.ndarray | None) -> np.ndarray:
-        """The Session's array for var slot k as kernels take it (C-ordered, writeable, the
-        plan's dtype), or a placeholder when the plan only writes the variable."""
-        slot = self._slots[k]
-        if value is None:
-            if k not in self._dummies:
-                self._dummies[k] = np.zeros(slot.shape or (), slot.dtype)
-            return self._dummies[k]
-        if value.shape != slot.shape:
-            raise BackendError(
-                f"variable '{name}' holds {format_shape(value.shape)}, but the plan was "
-                f"compiled for {format_shape(slot.shape)}"
-            )
-        return np.require(value, dtype=slot.dtype, requirements="CWA")
+    def _empty(self, slot: Slot) -> np.ndarray:
+        return np.zeros(slot.shape or (), slot.dtype)
 
-    def _fill(self, feeds: dict[int, np.ndarray], variables: dict[str, np.ndarray]) -> list:
-        """The slots of one run: the static ones, the feeds, the variables and a free stage."""
-        slots = list(self._static)
-        for b, k in self._feeds:
-            slots[k] = np.require(feeds[b], dtype=self._slots[k].dtype, requirements="CWA")
-        for k, name in self._vars:
-            slots[k] = self._variable(k, name, variables.get(name))
-        for k, (first, second) in self._stage_pairs.items():
-            held = variables.get(self.plan.variables[self._slots[k].buffer])
-            slots[k] = second if held is first else first
-        return slots
+    def _feed(self, k: int, value: np.ndarray) -> np.ndarray:
+        return np.require(value, dtype=self._slots[k].dtype, requirements="CWA")
+
+    def _own_variable(self, slot: Slot, value: np.ndarray) -> np.ndarray:
+        """The Session's array as kernels take it (C-ordered, writeable, the plan's dtype)."""
+        return np.require(value, dtype=slot.dtype, requirements="CWA")
 
     # -- running -------------------------------------------------------------------------------
 
@@ -166,7 +125,7 @@ class CpuExecutable:
                 for bound in self._steps:
                     self._run_step(bound, slots)
         fetched = [None if k is None else np.array(slots[k], copy=True) for k in self._fetches]
-        return RunResult(fetched, {name: slots[k] for name, k in self._updates.items()})
+        return self._result(slots, fetched)
 
     def _run_step(self, bound: BoundStep, slots: list) -> None:
         step = bound.step
