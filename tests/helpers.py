@@ -2,16 +2,35 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
 import graphnet as gn
+from graphnet.backends import BackendError, get_backend
 from graphnet.train.gradient_check import numeric_gradient, relative_error
 
-#: Backends every op test runs on; later backends append themselves here.
+#: Backends every op test runs on, values and finite-difference gradients.
 BACKENDS = ["reference", "cpu"]
+
+
+def _device_backends() -> list[str]:
+    """["cuda"] where the CUDA backend can run (a GPU, or Numba's simulator, which
+    tests/conftest.py turns on without one), unless GRAPHNET_TEST_CUDA=0."""
+    if os.environ.get("GRAPHNET_TEST_CUDA", "1") == "0":
+        return []
+    try:
+        get_backend("cuda")
+    except BackendError:
+        return []
+    return ["cuda"]
+
+
+#: Backends every op test also runs on, against the reference's values and its gradients
+#: (finite differences would run the CUDA simulator hundreds of times per test).
+DEVICE_BACKENDS = _device_backends()
 
 
 def _build(fn: Callable[..., Any], arrays: Sequence[np.ndarray], static_shapes: bool):
@@ -50,7 +69,7 @@ def check_op(
     graph, phs, out = _build(fn, arrays, static_shapes)
     outs = _as_list(out)
     feed = dict(zip(phs, arrays, strict=True))
-    for backend in BACKENDS:
+    for backend in BACKENDS + DEVICE_BACKENDS:
         with gn.Session(graph=graph, backend=backend) as sess:
             got = sess.run(outs, feed)
         assert len(got) == len(want), f"{len(got)} outputs, expected {len(want)}"
@@ -116,6 +135,16 @@ def check_grad(
                     f"[{backend}] gradient of input {i}: relative error {err:.2e} > {rtol:.0e}\n"
                     f"analytic:\n{analytic}\nnumeric:\n{numeric}"
                 )
+    if DEVICE_BACKENDS:
+        with gn.Session(graph=graph, backend="reference") as sess:
+            expected = sess.run(grads, feed)
+    for backend in DEVICE_BACKENDS:
+        with gn.Session(graph=graph, backend=backend) as sess:
+            got = sess.run(grads, feed)
+        for i, g, e in zip(wrt, got, expected, strict=True):
+            np.testing.assert_allclose(
+                g, e, rtol=1e-10, atol=1e-10, err_msg=f"[{backend}] gradient of input {i}"
+            )
 
 
 def _runtime_shape(graph, out, phs, arrays):

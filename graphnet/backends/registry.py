@@ -19,6 +19,7 @@ BACKEND_MODULES = {
     "reference": "graphnet.backends.reference",
     "reference-arena": "graphnet.backends.reference.arena",  # poison mode, for tests
     "cpu": "graphnet.backends.cpu",
+    "cuda": "graphnet.backends.cuda",
 }
 
 

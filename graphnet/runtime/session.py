@@ -83,7 +83,7 @@ class Session:
         self._backend = get_backend(backend) if isinstance(backend, str) else backend
         self.backend_name = self._backend.name
         self.config = config or SessionConfig()
-        self._variables: dict[str, np.ndarray] = {}
+        self._variables: dict[str, Any] = {}  # host arrays, or device arrays (cuda)
         self._executables: dict[_PlanKey, Executable] = {}
         self._closed = False
         self._default_ctx: Any = None
@@ -165,8 +165,9 @@ class Session:
     # -- variables -----------------------------------------------------------------------------
 
     def variable_values(self) -> dict[str, np.ndarray]:
-        """A copy of every initialized variable's value, by variable name."""
-        return {k: v.copy() for k, v in self._variables.items()}
+        """A host copy of every initialized variable's value, by variable name (a device
+        backend's variables are copied from the device)."""
+        return {k: _host_copy(v) for k, v in self._variables.items()}
 
     # -- lifetime --------------------------------------------------------------------------------
 
@@ -193,6 +194,11 @@ class Session:
 
     def __repr__(self) -> str:
         return f"<gn.Session backend={self.backend_name!r} graph={self.graph!r}>"
+
+
+def _host_copy(value: Any) -> np.ndarray:
+    """A NumPy copy of a variable's value, held on the host or (numba.cuda) on a device."""
+    return value.copy_to_host() if hasattr(value, "copy_to_host") else value.copy()
 
 
 def _is_structure(fetches: Any) -> bool:

@@ -1,0 +1,431 @@
+"""CUDA kernels of the array ops.
+
+The ops that move elements without computing (reshape and its kin, transpose, broadcasts,
+slices and their gradients, pad, tile, concat, pack, split) are planned as in the CPU backend
+(cpu.array): strided block copies (source offset and strides, destination offset and strides,
+shape) over the flat buffers, axes merged where both sides are contiguous. One general kernel,
+`copy_block`, runs a copy with a thread per element, after `fill` for pad and the slice
+gradient. shape, size and rank write static values; gather, its gradient and one_hot index by
+values and have kernels of their own.
+
+gather cannot raise on the device: an index outside [0, dim) gives zeros (as TensorFlow's GPU
+gather), and gather_grad adds nothing for it. The reference and CPU kernels raise instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+from numba import cuda
+
+from graphnet.backends.cpu.array import (
+    Copy,
+    _around,
+    _joined,
+    _typed,
+    block,
+    c_strides,
+    slice_view,
+)
+from graphnet.backends.cuda.kernel import CudaKernel, Type, blocks_for, launch_1d, threads_for
+from graphnet.backends.registry import kernel
+
+# -- device kernels ----------------------------------------------------------------------------
+
+
+@cuda.jit(cache=True)
+def copy_block(src, dst, n, s_off, s_strides, d_off, d_strides, shape):  # type: ignore[no-untyped-def]
+    """dst[d_off + at . d_strides] = src[s_off + at . s_strides] for each of the n positions
+    `at` of the block `shape` (flat src and dst; a thread per element)."""
+    t = cuda.grid(1)
+    if t < n:
+        s = src.reshape(src.size)
+        d = dst.reshape(dst.size)
+        sp = s_off
+        dp = d_off
+        rest = t
+        for k in range(len(shape) - 1, -1, -1):
+            at = rest % shape[k]
+            rest //= shape[k]
+            sp += at * s_strides[k]
+            dp += at * d_strides[k]
+        d[dp] = s[sp]
+
+
+#: The tiles of copy_tiles: TILE x TILE elements, TILE x TILE_ROWS threads; a padded column
+#: keeps the transposed reads of shared memory free of bank conflicts.
+TILE = 32
+TILE_ROWS = 8
+TILE_SHAPE = (TILE, TILE + 1)
+
+
+@cuda.jit(cache=True)
+def copy_tiles(src, dst, s_off, d_off, size_a, d_stride_a, size_b, s_stride_b, batch, s_batch,
+               d_batch):  # type: ignore[no-untyped-def]  # fmt: skip
+    """A copy whose source is contiguous along axis a and destination along axis b (a
+    transpose), a TILE x TILE tile per block through shared memory so that both the reads and
+    the writes are coalesced; the other axes (`batch`, with their strides) index the blocks."""
+    tile = cuda.shared.array(TILE_SHAPE, src.dtype)
+    s = src.reshape(src.size)
+    d = dst.reshape(dst.size)
+    tiles_a = (size_a + TILE - 1) // TILE
+    tiles_b = (size_b + TILE - 1) // TILE
+    rest = cuda.blockIdx.x
+    a0 = (rest % tiles_a) * TILE
+    rest //= tiles_a
+    b0 = (rest % tiles_b) * TILE
+    rest //= tiles_b
+    sp = s_off
+    dp = d_off
+    for k in range(len(batch) - 1, -1, -1):
+        at = rest % batch[k]
+        rest //= batch[k]
+        sp += at * s_batch[k]
+        dp += at * d_batch[k]
+    tx = cuda.threadIdx.x
+    a = a0 + tx
+    for r in range(cuda.threadIdx.y, TILE, TILE_ROWS):
+        if a < size_a and b0 + r < size_b:
+            tile[r, tx] = s[sp + a + (b0 + r) * s_stride_b]
+    cuda.syncthreads()
+    b = b0 + tx
+    for r in range(cuda.threadIdx.y, TILE, TILE_ROWS):
+        if a0 + r < size_a and b < size_b:
+            d[dp + (a0 + r) * d_stride_a + b] = tile[tx, r]
+
+
+@cuda.jit(cache=True)
+def fill(dst, n, value):  # type: ignore[no-untyped-def]
+    t = cuda.grid(1)
+    if t < n:
+        dst.reshape(dst.size)[t] = value
+
+
+@cuda.jit(cache=True)
+def set_values(out, values):  # type: ignore[no-untyped-def]
+    """out's elements set to the static `values`."""
+    t = cuda.grid(1)
+    if t < len(values):
+        out.reshape(out.size)[t] = values[t]
+
+
+@cuda.jit(cache=True)
+def gather_rows(params, indices, out, total, dim, inner, zero):  # type: ignore[no-untyped-def]
+    """out[a, j, i] = params[a, indices[j], i], or zero for an index outside [0, dim)."""
+    t = cuda.grid(1)
+    if t < total:
+        p = params.reshape(params.size)
+        idx = indices.reshape(indices.size)
+        o = out.reshape(out.size)
+        i = t % inner
+        rest = t // inner
+        j = rest % idx.size
+        k = idx[j]
+        if 0 <= k < dim:
+            o[t] = p[((rest // idx.size) * dim + k) * inner + i]
+        else:
+            o[t] = zero
+
+
+@cuda.jit(cache=True)
+def link_repeats(indices, links, dim):  # type: ignore[no-untyped-def]
+    """links[0, j] = 1 where j is the first position of a valid index value, links[1, j] the
+    next position holding the same value (-1 at the last)."""
+    j = cuda.grid(1)
+    idx = indices.reshape(indices.size)
+    m = idx.size
+    if j < m:
+        k = idx[j]
+        first = 0
+        after = -1
+        if 0 <= k < dim:
+            first = 1
+            for b in range(j - 1, -1, -1):
+                if idx[b] == k:
+                    first = 0
+                    break
+            for b in range(j + 1, m):
+                if idx[b] == k:
+                    after = b
+                    break
+        links[0, j] = first
+        links[1, j] = after
+
+
+@cuda.jit(cache=True)
+def sum_repeats(g, indices, links, out, total, dim, inner):  # type: ignore[no-untyped-def]
+    """out[a, indices[j], i] = the sum of g[a, j', i] over the positions j' holding the value
+    of j, in their order, for each first position j (deterministic: no atomics)."""
+    t = cuda.grid(1)
+    if t < total:
+        x = g.reshape(g.size)
+        idx = indices.reshape(indices.size)
+        o = out.reshape(out.size)
+        m = idx.size
+        i = t % inner
+        rest = t // inner
+        j = rest % m
+        if links[0, j] == 1:
+            row = (rest // m) * m
+            s = x[t]
+            b = links[1, j]
+            while b >= 0:
+                s += x[(row + b) * inner + i]
+                b = links[1, b]
+            o[((rest // m) * dim + idx[j]) * inner + i] = s
+
+
+@cuda.jit(cache=True)
+def one_hot_values(indices, out, total, depth, inner, on, off):  # type: ignore[no-untyped-def]
+    """out[a, d, i] = on where indices[a, i] == d, else off."""
+    t = cuda.grid(1)
+    if t < total:
+        idx = indices.reshape(indices.size)
+        o = out.reshape(out.size)
+        i = t % inner
+        rest = t // inner
+        d = rest % depth
+        o[t] = on if idx[(rest // depth) * inner + i] == d else off
+
+
+# -- launch plans ------------------------------------------------------------------------------
+
+
+def _grid(n: int) -> tuple[int, int]:
+    threads = threads_for(n)
+    return blocks_for(n, threads), threads
+
+
+def _size(shape: Sequence[int]) -> int:
+    return int(np.prod(shape, dtype=np.int64))
+
+
+def _ints(values: Sequence[int]) -> tuple[int, ...]:
+    """Python ints: a kernel's tuple argument must be homogeneous (a UniTuple of int64)."""
+    return tuple(int(v) for v in values)
+
+
+def _plan_copy(copy: Copy) -> tuple[Any, int, int | tuple[int, int], tuple]:
+    """(kernel, blocks, threads, arguments after src and dst) running `copy`: copy_tiles where
+    the source's contiguous axis is not the destination's, else copy_block."""
+    s_off, ss, d_off, ds, shape = (int(copy[0]), _ints(copy[1]), int(copy[2]), _ints(copy[3]),
+                                   _ints(copy[4]))  # fmt: skip
+    last = len(shape) - 1
+    if ds[last] == 1 and ss[last] != 1 and 1 in ss[:last]:
+        a = ss.index(1)
+        rest = [k for k in range(last) if k != a]
+        batch, s_batch, d_batch = (tuple(v[k] for k in rest) or (empty,)
+                                   for v, empty in ((shape, 1), (ss, 0), (ds, 0)))  # fmt: skip
+        blocks = _size(batch) * -(-shape[a] // TILE) * -(-shape[last] // TILE)
+        args = (s_off, d_off, shape[a], ds[a], shape[last], ss[last], batch, s_batch, d_batch)
+        return copy_tiles, blocks, (TILE, TILE_ROWS), args
+    n = _size(shape)
+    return (copy_block, *_grid(n), (n, s_off, ss, d_off, ds, shape))
+
+
+def copies_kernel(pairs: Sequence[tuple[int, int]], copies: Sequence[Copy],
+                  fill_with: tuple[object, int] | None = None) -> CudaKernel:  # fmt: skip
+    """The kernel doing copies[k] from input pairs[k][0] to output pairs[k][1], after filling
+    output 0 with fill_with = (value, output size) unless it is None; empty copies launch
+    nothing."""
+    steps = [(pair, *_plan_copy(copy)) for pair, copy in zip(pairs, copies, strict=True)
+             if _size(copy[4])]  # fmt: skip
+    value, size = fill_with or (None, 0)
+    fill_grid = _grid(size)
+
+    def launch(inputs: Sequence[Any], outputs: Sequence[Any], scratch: Sequence[Any],
+               stream: Any) -> None:  # fmt: skip
+        if size:
+            fill[(*fill_grid, stream)](outputs[0], size, value)
+        for (i, j), fn, blocks, threads, args in steps:
+            fn[blocks, threads, stream](inputs[i], outputs[j], *args)
+
+    return CudaKernel(launch)
+
+
+def _copy(copy: Copy, fill_with: tuple[object, int] | None = None) -> CudaKernel:
+    """One copy from input 0 into output 0."""
+    return copies_kernel([(0, 0)], [copy], fill_with)
+
+
+def _flat(out_types: Sequence[Type]) -> CudaKernel:
+    """The output is the input's elements in order (reshape and its kin)."""
+    return _copy(block(0, (1,), 0, (1,), (_size(out_types[0][1]),)))
+
+
+for _op in ("reshape", "expand_dims", "squeeze", "placeholder_with_default"):
+    kernel(_op, backend="cuda")(lambda attrs, in_types, out_types: _flat(out_types))
+
+
+# -- shape queries -----------------------------------------------------------------------------
+
+
+def _values(values: tuple[int, ...]) -> CudaKernel:
+    """The output set to the static `values` (none: an empty output, no launch)."""
+    values = _ints(values)
+    blocks, threads = _grid(len(values))
+
+    def launch(inputs: Sequence[Any], outputs: Sequence[Any], scratch: Sequence[Any],
+               stream: Any) -> None:  # fmt: skip
+        if values:
+            set_values[blocks, threads, stream](outputs[0], values)
+
+    return CudaKernel(launch)
+
+
+kernel("shape", backend="cuda")(lambda attrs, ins, outs: _values(tuple(ins[0][1])))
+kernel("size", backend="cuda")(lambda attrs, ins, outs: _values((_size(ins[0][1]),)))
+kernel("rank", backend="cuda")(lambda attrs, ins, outs: _values((len(ins[0][1]),)))
+
+
+# -- broadcasts, transpose, tile -----------------------------------------------------------------
+
+
+def _broadcast(in_types: Sequence[Type], out_types: Sequence[Type]) -> CudaKernel:
+    """Input 0 broadcast to the output's shape: stride 0 along the stretched axes."""
+    shape, out = in_types[0][1], out_types[0][1]
+    padded = (1,) * (len(out) - len(shape)) + tuple(shape)
+    strides = [0 if d == 1 else s for d, s in zip(padded, c_strides(padded), strict=True)]
+    return _copy(block(0, strides, 0, c_strides(out), out))
+
+
+kernel("broadcast_to", backend="cuda")(lambda attrs, ins, outs: _broadcast(ins, outs))
+kernel("broadcast_like", backend="cuda")(lambda attrs, ins, outs: _broadcast(ins, outs))
+
+
+@kernel("transpose", backend="cuda")
+def bind_transpose(attrs: Mapping[str, Any], in_types: Sequence[Type],
+                   out_types: Sequence[Type]) -> CudaKernel:  # fmt: skip
+    strides = c_strides(in_types[0][1])
+    out = out_types[0][1]
+    return _copy(block(0, [strides[p] for p in attrs["perm"]], 0, c_strides(out), out))
+
+
+@kernel("tile", backend="cuda")
+def bind_tile(attrs: Mapping[str, Any], in_types: Sequence[Type], out_types: Sequence[Type]
+              ) -> CudaKernel:  # fmt: skip
+    """The output seen as [m0, d0, m1, d1, ...]: x read with stride 0 along each m."""
+    shape, out = in_types[0][1], out_types[0][1]
+    src, dst, dims = [], [], []
+    for m, d, xs, os in zip(attrs["multiples"], shape, c_strides(shape), c_strides(out),
+                            strict=True):  # fmt: skip
+        src += [0, xs]
+        dst += [d * os, os]
+        dims += [m, d]
+    return _copy(block(0, src, 0, dst, dims))
+
+
+# -- slices, pad -------------------------------------------------------------------------------
+
+
+@kernel("strided_slice", backend="cuda")
+def bind_strided_slice(attrs: Mapping[str, Any], in_types: Sequence[Type],
+                       out_types: Sequence[Type]) -> CudaKernel:  # fmt: skip
+    offset, strides, shape = slice_view(attrs["spec"], in_types[0][1])
+    return _copy(block(offset, strides, 0, c_strides(shape), shape))
+
+
+@kernel("strided_slice_grad", backend="cuda")
+def bind_strided_slice_grad(attrs: Mapping[str, Any], in_types: Sequence[Type],
+                            out_types: Sequence[Type]) -> CudaKernel:  # fmt: skip
+    """Zeros with g written where x[spec] reads."""
+    offset, strides, shape = slice_view(attrs["spec"], in_types[1][1])
+    dtype, out = out_types[0]
+    copy = block(0, c_strides(shape), offset, strides, shape)
+    return _copy(copy, (_typed(0, dtype), _size(out)))
+
+
+@kernel("pad", backend="cuda")
+def bind_pad(attrs: Mapping[str, Any], in_types: Sequence[Type], out_types: Sequence[Type]
+             ) -> CudaKernel:  # fmt: skip
+    (dtype, out), shape = out_types[0], in_types[0][1]
+    strides = c_strides(out)
+    offset = sum(before * s for (before, _), s in zip(attrs["paddings"], strides, strict=True))
+    copy = block(0, c_strides(shape), offset, strides, shape)
+    return _copy(copy, (_typed(attrs["constant_values"], dtype), _size(out)))
+
+
+# -- concat, pack, split -----------------------------------------------------------------------
+
+
+def _join(parts: Sequence[tuple[int, ...]], axis: int, out: tuple[int, ...]) -> CudaKernel:
+    """Input k copied into block k of the output along `axis`."""
+    copies = _joined(parts, axis % len(out), out, into=True)
+    return copies_kernel([(k, 0) for k in range(len(parts))], copies)
+
+
+@kernel("concat", backend="cuda")
+def bind_concat(attrs: Mapping[str, Any], in_types: Sequence[Type], out_types: Sequence[Type]
+                ) -> CudaKernel:  # fmt: skip
+    return _join([s for _, s in in_types], attrs["axis"], out_types[0][1])
+
+
+@kernel("pack", backend="cuda")
+def bind_pack(attrs: Mapping[str, Any], in_types: Sequence[Type], out_types: Sequence[Type]
+              ) -> CudaKernel:  # fmt: skip
+    """concat of the inputs seen with a size-1 axis at `axis`."""
+    out = out_types[0][1]
+    axis = attrs["axis"] % len(out)
+    return _join([(*s[:axis], 1, *s[axis:]) for _, s in in_types], axis, out)
+
+
+def _pieces(in_types: Sequence[Type], out_types: Sequence[Type], axis: int) -> CudaKernel:
+    """Input 0 cut along `axis` into the outputs."""
+    whole = in_types[0][1]
+    copies = _joined([s for _, s in out_types], axis % len(whole), whole, into=False)
+    return copies_kernel([(0, j) for j in range(len(out_types))], copies)
+
+
+kernel("split", backend="cuda")(lambda attrs, ins, outs: _pieces(ins, outs, attrs["axis"]))
+kernel("concat_grad", backend="cuda")(lambda attrs, ins, outs: _pieces(ins, outs, attrs["axis"]))
+
+
+# -- gather, one_hot -------------------------------------------------------------------------
+
+
+@kernel("gather", backend="cuda")
+def bind_gather(attrs: Mapping[str, Any], in_types: Sequence[Type], out_types: Sequence[Type]
+                ) -> CudaKernel:  # fmt: skip
+    """Zeros where an index is outside [0, dim) (a device kernel cannot raise)."""
+    shape = in_types[0][1]
+    _, dim, inner = _around(shape, attrs["axis"] % len(shape))
+    dtype, out = out_types[0]
+    return launch_1d(gather_rows, _size(out), _size(out), dim, inner, _typed(0, dtype))
+
+
+@kernel("gather_grad", backend="cuda")
+def bind_gather_grad(attrs: Mapping[str, Any], in_types: Sequence[Type],
+                     out_types: Sequence[Type]) -> CudaKernel:  # fmt: skip
+    """Zeros shaped like params with g's slices summed in at `indices`, deterministically: a
+    pass links each position to the next holding the same index (scratch [2, len(indices)]),
+    a thread per (first position, element) then sums its chain in order. Indices outside
+    [0, dim) add nothing."""
+    (_, g_shape), (_, i_shape), (_, shape) = in_types[:3]
+    _, dim, inner = _around(shape, attrs["axis"] % len(shape))
+    dtype, out = out_types[0]
+    m, total, size = _size(i_shape), _size(g_shape), _size(out)
+    zero = _typed(0, dtype)
+    link_grid, sum_grid, fill_grid = _grid(m), _grid(total), _grid(size)
+
+    def launch(inputs: Sequence[Any], outputs: Sequence[Any], scratch: Sequence[Any],
+               stream: Any) -> None:  # fmt: skip
+        g, indices = inputs[0], inputs[1]
+        if size:
+            fill[(*fill_grid, stream)](outputs[0], size, zero)
+        if total:
+            link_repeats[(*link_grid, stream)](indices, scratch[0], dim)
+            sum_repeats[(*sum_grid, stream)](g, indices, scratch[0], outputs[0], total, dim,
+                                             inner)  # fmt: skip
+
+    return CudaKernel(launch, (("int64", (2, m)),))
+
+
+@kernel("one_hot", backend="cuda")
+def bind_one_hot(attrs: Mapping[str, Any], in_types: Sequence[Type], out_types: Sequence[Type]
+                 ) -> CudaKernel:  # fmt: skip
+    dtype, out = out_types[0]
+    _, depth, inner = _around(out, attrs["axis"] % len(out))
+    on, off = (_typed(attrs[k], dtype) for k in ("on_value", "off_value"))
+    return launch_1d(one_hot_values, _size(out), _size(out), depth, inner, on, off)
