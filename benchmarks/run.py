@@ -54,12 +54,14 @@ TASKS = ("train", "infer", "latency")
 RTOL, ATOL = 1e-3, 1e-4
 
 
-def load_peers(names: list[str]) -> tuple[dict[str, tuple[Peer, ModuleType]], dict[str, str]]:
+def load_peers(
+    names: list[str], candidates: tuple[Peer, ...] = PEERS
+) -> tuple[dict[str, tuple[Peer, ModuleType]], dict[str, str]]:
     """The importable peers among `names` (configured for THREADS), and why the others are
     missing."""
     available, missing = {}, {}
     configured: set[str] = set()
-    for peer in PEERS:
+    for peer in candidates:
         if peer.name not in names:
             continue
         try:

@@ -57,3 +57,9 @@ PEERS = (
     Peer("onnxruntime", "ort_peer"),
     Peer("numpy", "numpy_peer"),
 )
+
+#: The columns of benchmarks/cuda.py (a GPU machine).
+CUDA_PEERS = (
+    Peer("graphnet-cuda", "graphnet_peer", {"backend": "cuda"}, is_graphnet=True),
+    Peer("pytorch-cuda", "torch_peer", {"device": "cuda"}),
+)

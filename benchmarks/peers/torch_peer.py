@@ -1,5 +1,7 @@
 """PyTorch, eager, NCHW: nn.Conv2d / BatchNorm2d / Linear from the spec; torch.optim.SGD with
-momentum; inference in eval mode under inference_mode with batch norm folded into the convs."""
+momentum; inference in eval mode under inference_mode with batch norm folded into the convs.
+`device="cuda"` runs it on the GPU (benchmarks/cuda.py): a training step then waits for the
+device before it returns, as graphnet's Session.run does."""
 
 from __future__ import annotations
 
@@ -40,6 +42,10 @@ def _tensor(a: np.ndarray) -> torch.Tensor:
 
 def _images(x: np.ndarray) -> torch.Tensor:
     return _tensor(x.transpose(0, 3, 1, 2) if x.ndim == 4 else x)
+
+
+def _numpy(t: torch.Tensor) -> np.ndarray:
+    return t.detach().cpu().numpy()
 
 
 class _Network(nn.Module):
@@ -92,44 +98,47 @@ class _Network(nn.Module):
             p: Params = {}
             for module in part:
                 if isinstance(module, nn.Conv2d):
-                    p["w"] = module.weight.detach().numpy().transpose(2, 3, 1, 0)
+                    p["w"] = _numpy(module.weight).transpose(2, 3, 1, 0)
                     if module.bias is not None:
-                        p["b"] = module.bias.detach().numpy()
+                        p["b"] = _numpy(module.bias)
                 elif isinstance(module, nn.BatchNorm2d):
-                    p["gamma"] = module.weight.detach().numpy()
-                    p["beta"] = module.bias.detach().numpy()
-                    p["mean"], p["var"] = module.running_mean.numpy(), module.running_var.numpy()
+                    p["gamma"], p["beta"] = _numpy(module.weight), _numpy(module.bias)
+                    p["mean"], p["var"] = _numpy(module.running_mean), _numpy(module.running_var)
                 elif isinstance(module, nn.Linear):
-                    w = module.weight.detach().numpy().T
-                    p["w"] = dense_rows_nchw(w, shape, inverse=True)
-                    p["b"] = module.bias.detach().numpy()
+                    p["w"] = dense_rows_nchw(_numpy(module.weight).T, shape, inverse=True)
+                    p["b"] = _numpy(module.bias)
             out.append({k: np.array(v, np.float32) for k, v in p.items()})
         return out
 
 
 class Runner:
-    def __init__(self, spec: ModelSpec, weights: list[Params]) -> None:
+    def __init__(self, spec: ModelSpec, weights: list[Params], device: str = "cpu") -> None:
         self.spec = spec
-        self.net = _Network(spec, weights)
+        self.device = torch.device(device)
+        self.net = _Network(spec, weights).to(self.device)
         self.optimizer = torch.optim.SGD(self.net.parameters(), lr=spec.lr, momentum=spec.momentum)
 
     def train_step(self, x: np.ndarray, y: np.ndarray) -> Callable[[], object]:
-        images, labels = _images(x), torch.from_numpy(y.astype(np.int64))
+        images = _images(x).to(self.device)
+        labels = torch.from_numpy(y.astype(np.int64)).to(self.device)
         net, optimizer = self.net.train(), self.optimizer
+        on_gpu = self.device.type == "cuda"
 
         def step() -> None:
             optimizer.zero_grad(set_to_none=True)
             F.cross_entropy(net(images), labels).backward()
             optimizer.step()
+            if on_gpu:
+                torch.cuda.synchronize()
 
         return step
 
     def predict(self, x: np.ndarray) -> Callable[[], np.ndarray]:
-        net = _Network(self.spec, fold_bn(self.net.weights())).eval()
-        images = _images(x)
+        net = _Network(self.spec, fold_bn(self.net.weights())).to(self.device).eval()
+        images = _images(x).to(self.device)
 
         def predict() -> np.ndarray:
             with torch.inference_mode():
-                return torch.softmax(net(images), dim=1).numpy()
+                return _numpy(torch.softmax(net(images), dim=1))
 
         return predict
