@@ -94,9 +94,9 @@ def elementwise_source(
         "",
         "@cuda.jit(cache=True)",
         f"def kernel({params}):",
-        *(f"    a{i} = in{i}.ravel()" for i in arrays),
-        *(f"    x{i} = in{i}.ravel()[0]" for i in scalars),
-        "    o = out.ravel()",
+        *(f"    a{i} = in{i}.reshape(in{i}.size)" for i in arrays),
+        *(f"    x{i} = in{i}.reshape(in{i}.size)[0]" for i in scalars),
+        "    o = out.reshape(out.size)",
         f"    for k in range(cuda.grid(1), {' * '.join(sizes)}, cuda.gridsize(1)):",
         *("        " + line for line in body),
     ]
