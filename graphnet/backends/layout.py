@@ -17,12 +17,12 @@ from typing import Any, Literal
 
 import numpy as np
 
-from graphnet.backends.reference.executor import RunResult, bind_kernel
+from graphnet.backends.reference.executor import RunResult, as_buffer_value, bind_kernel
 from graphnet.backends.registry import BackendError, get_kernel
 from graphnet.compiler.memory import aligned
 from graphnet.compiler.plan import Plan, Step
 from graphnet.compiler.specialize import specialize
-from graphnet.ir import OpError
+from graphnet.ir import GraphnetError, OpError
 from graphnet.ir.errors import ShapeError
 from graphnet.ir.types import format_shape
 
@@ -229,6 +229,52 @@ class SlotExecutable:
             held = variables.get(self.plan.variables[self._slots[k].buffer])
             slots[k] = second if held is first else first
         return slots
+
+    def _launch(self, bound: BoundStep, inputs: list, outputs: list, scratch: list) -> None:
+        raise NotImplementedError
+
+    def _host(self, value: Any) -> Any:
+        """A fallback's input as the reference kernels take it (a NumPy array)."""
+        return value
+
+    def _own_copy(self, value: np.ndarray) -> Any:
+        """Storage of the backend's own holding `value` (a fallback's result of a "run" slot)."""
+        return value.copy()
+
+    def _store(self, target: Any, value: np.ndarray) -> None:
+        """A fallback's result into the output's planned storage."""
+        np.copyto(target, value)
+
+    def _run_step(self, bound: BoundStep, slots: list) -> None:
+        step = bound.step
+        inputs = [slots[k] for k in bound.inputs]
+        try:
+            if bound.kernel is not None:
+                outputs = [slots[k] for k in bound.outputs]
+                self._launch(bound, inputs, outputs, [slots[k] for k in bound.scratch])
+            else:
+                self._run_fallback(bound, slots, inputs)
+        except GraphnetError as err:
+            raise type(err)(f"node '{step.node}' ({step.op}): {err}") from None
+        except Exception as err:
+            raise op_error(step, inputs, err) from err
+
+    def _run_fallback(self, bound: BoundStep, slots: list, inputs: list) -> None:
+        """The step's reference kernel; its results stored into the outputs' slots."""
+        assert bound.fallback is not None
+        result = bound.fallback(*(None if a is None else self._host(a) for a in inputs))
+        values = result if isinstance(result, tuple) else (result,)
+        for k, value in zip(bound.outputs, values, strict=True):
+            array = as_buffer_value(value, self._slots[k].dtype)
+            if slots[k] is None or self._slots[k].kind == "run":
+                slots[k] = self._own_copy(array)
+                continue
+            if tuple(array.shape) != tuple(slots[k].shape):
+                raise OpError(
+                    f"returned {format_shape(array.shape)}, planned as "
+                    f"{format_shape(tuple(slots[k].shape))}"
+                )
+            self._store(slots[k], array)
 
     def _result(self, slots: list, fetched: list) -> RunResult:
         return RunResult(fetched, {name: slots[k] for name, k in self._updates.items()})

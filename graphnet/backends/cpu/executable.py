@@ -41,12 +41,10 @@ from graphnet.backends.layout import (
     known,
     op_error,
 )
-from graphnet.backends.reference.executor import RunResult, as_buffer_value
+from graphnet.backends.reference.executor import RunResult
 from graphnet.backends.registry import BackendError
 from graphnet.compiler.memory import ALIGNMENT
-from graphnet.compiler.plan import Plan, Step
-from graphnet.ir import GraphnetError, OpError
-from graphnet.ir.types import format_shape
+from graphnet.compiler.plan import Plan
 
 BACKEND_NAME = "cpu"
 WHOLE_PLAN_MAX_STEPS = 300
@@ -127,36 +125,8 @@ class CpuExecutable(SlotExecutable):
         fetched = [None if k is None else np.array(slots[k], copy=True) for k in self._fetches]
         return self._result(slots, fetched)
 
-    def _run_step(self, bound: BoundStep, slots: list) -> None:
-        step = bound.step
-        inputs = [slots[k] for k in bound.inputs]
-        try:
-            if bound.kernel is not None:
-                outputs = [slots[k] for k in bound.outputs]
-                scratch = [slots[k] for k in bound.scratch]
-                bound.kernel.fn(*inputs, *outputs, *scratch, *bound.kernel.args)
-                return
-            assert bound.fallback is not None
-            result = bound.fallback(*inputs)
-        except GraphnetError as err:
-            raise type(err)(f"node '{step.node}' ({step.op}): {err}") from None
-        except Exception as err:
-            raise op_error(step, inputs, err) from err
-        values = result if isinstance(result, tuple) else (result,)
-        for k, value in zip(bound.outputs, values, strict=True):
-            self._store(slots, k, as_buffer_value(value, self._slots[k].dtype), step)
-
-    def _store(self, slots: list, k: int, value: np.ndarray, step: Step) -> None:
-        """A fallback's result into slot k (its own copy where the slot has no storage)."""
-        if self._slots[k].kind == "run":
-            slots[k] = value.copy()
-            return
-        if value.shape != slots[k].shape:
-            raise OpError(
-                f"node '{step.node}' ({step.op}) returned {format_shape(value.shape)}, planned "
-                f"as {format_shape(slots[k].shape)}"
-            )
-        np.copyto(slots[k], value)
+    def _launch(self, bound: BoundStep, inputs: list, outputs: list, scratch: list) -> None:
+        bound.kernel.fn(*inputs, *outputs, *scratch, *bound.kernel.args)
 
     def _run_whole(self, slots: list) -> None:
         assert self._whole is not None

@@ -31,12 +31,9 @@ from graphnet.backends.layout import (
     SlotExecutable,
     SpecializingExecutable,
     known,
-    op_error,
 )
-from graphnet.backends.reference.executor import RunResult, as_buffer_value
+from graphnet.backends.reference.executor import RunResult
 from graphnet.compiler.plan import Plan
-from graphnet.ir import GraphnetError, OpError
-from graphnet.ir.types import format_shape
 
 BACKEND_NAME = "cuda"
 
@@ -120,40 +117,22 @@ class CudaExecutable(SlotExecutable):
         stream.synchronize()
         return self._result(slots, fetched)
 
-    def _run_step(self, bound: BoundStep, slots: list) -> None:
-        step = bound.step
-        inputs = [slots[k] for k in bound.inputs]
-        try:
-            if bound.kernel is not None:
-                outputs = [slots[k] for k in bound.outputs]
-                scratch = [slots[k] for k in bound.scratch]
-                bound.kernel.launch(inputs, outputs, scratch, self._stream)
-                return
-            self._run_fallback(bound, slots, inputs)
-        except GraphnetError as err:
-            raise type(err)(f"node '{step.node}' ({step.op}): {err}") from None
-        except Exception as err:
-            raise op_error(step, inputs, err) from err
+    def _launch(self, bound: BoundStep, inputs: list, outputs: list, scratch: list) -> None:
+        bound.kernel.launch(inputs, outputs, scratch, self._stream)
 
     def _run_fallback(self, bound: BoundStep, slots: list, inputs: list) -> None:
-        """The reference kernel on host copies of the inputs; results copied back."""
-        assert bound.fallback is not None
+        """The reference kernel on host copies of the inputs (after the steps before it have
+        finished); results copied back to the device."""
         self._stream.synchronize()
-        host = [None if a is None else to_host(a) for a in inputs]
-        result = bound.fallback(*host)
-        values = result if isinstance(result, tuple) else (result,)
-        for k, value in zip(bound.outputs, values, strict=True):
-            array = as_buffer_value(value, self._slots[k].dtype)
-            target = slots[k]
-            if target is None or self._slots[k].kind == "run":
-                slots[k] = cuda.to_device(np.ascontiguousarray(array), stream=self._stream)
-                continue
-            if tuple(array.shape) != tuple(target.shape):
-                raise OpError(
-                    f"returned {format_shape(array.shape)}, planned as "
-                    f"{format_shape(tuple(target.shape))}"
-                )
-            target.copy_to_device(np.ascontiguousarray(array), stream=self._stream)
+        super()._run_fallback(bound, slots, inputs)
+
+    _host = staticmethod(to_host)
+
+    def _own_copy(self, value: np.ndarray) -> Any:
+        return cuda.to_device(np.ascontiguousarray(value), stream=self._stream)
+
+    def _store(self, target: Any, value: np.ndarray) -> None:
+        target.copy_to_device(np.ascontiguousarray(value), stream=self._stream)
 
 
 class CudaBackend:
