@@ -27,6 +27,7 @@ clamped with max(..., 0) where they are non-negative anyway.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -58,7 +59,8 @@ PLANAR_MAX_CHANNELS = 48
 
 @njit(cache=True)
 def _activate(v: Any, act: int, alpha: float) -> Any:
-    """The epilogue activation `act` (an ACTIVATIONS code) of one value."""
+    """The epilogue activation `act` (an ACTIVATIONS code) of one value (math, not NumPy: the
+    CUDA kernels call it too)."""
     if act == 1:
         return max(v, 0.0)
     if act == 2:
@@ -66,11 +68,14 @@ def _activate(v: Any, act: int, alpha: float) -> Any:
     if act == 3:
         return v if v > 0 else alpha * v
     if act == 4:
-        return v if v > 0 else np.expm1(v)
+        return v if v > 0 else math.expm1(v)
     if act == 5:
-        return 1.0 / (1.0 + np.exp(-v)) if v >= 0 else np.exp(v) / (1.0 + np.exp(v))
+        if v >= 0:
+            return 1.0 / (1.0 + math.exp(-v))
+        e = math.exp(v)
+        return e / (1.0 + e)
     if act == 6:
-        return np.tanh(v)
+        return math.tanh(v)
     return v
 
 
@@ -626,6 +631,18 @@ def _geometry(attrs: Mapping[str, Any], x_shape: Sequence[int], k_hw: Sequence[i
     return (*strides, *dilations, *pads)
 
 
+def _conv_geometry(attrs: Mapping[str, Any], in_types: Sequence[Type],
+                   out_types: Sequence[Type], output: str = "y"
+                   ) -> tuple[str, Sequence[int], Sequence[int], Sequence[int], Geom]:  # fmt: skip
+    """(dtype, x_shape, w_shape, y_shape, geom) of a convolution op whose output is `output`:
+    "y" (forward: x, w[, bias] -> y), "x" (backprop_input: _, w, dy -> dx) or "w"
+    (backprop_filter: x, _, dy -> dw); the output's type overrides the input in its place."""
+    shapes = {"x": in_types[0][1], "w": in_types[1][1], "y": in_types[-1][1]}
+    shapes[output] = out_types[0][1]
+    x, w, y = shapes["x"], shapes["w"], shapes["y"]
+    return out_types[0][0], x, w, y, _geometry(attrs, x, w[:2], y)
+
+
 def _epilogue(attrs: Mapping[str, Any]) -> tuple[int, float]:
     return ACTIVATIONS[attrs.get("activation")], float(attrs.get("alpha", 0.0))
 
@@ -658,11 +675,11 @@ def _col_scratch(dtype: str, w_shape: Sequence[int], y_shape: Sequence[int]) -> 
     return dtype, (rows * ow, k)
 
 
-def _bind_conv2d(attrs: Mapping[str, Any], in_types: Sequence[Type],
-                 out_types: Sequence[Type]) -> CpuKernel:  # fmt: skip
-    (dtype, x_shape), (_, w_shape) = in_types[:2]
-    y_shape = out_types[0][1]
-    geom = _geometry(attrs, x_shape, w_shape[:2], y_shape)
+@kernel("conv2d", backend="cpu")
+@kernel("fused_conv2d", backend="cpu")
+def conv2d(attrs: Mapping[str, Any], in_types: Sequence[Type],
+           out_types: Sequence[Type]) -> CpuKernel:  # fmt: skip
+    dtype, x_shape, w_shape, y_shape, geom = _conv_geometry(attrs, in_types, out_types)
     args = (geom, *_epilogue(attrs))
     bias = len(in_types) == 3
     if _is_planar(geom, w_shape[2], w_shape[3]):
@@ -672,24 +689,10 @@ def _bind_conv2d(attrs: Mapping[str, Any], in_types: Sequence[Type],
     return CpuKernel(fn, args, (_col_scratch(dtype, w_shape, y_shape),))
 
 
-@kernel("conv2d", backend="cpu")
-def conv2d(attrs: Mapping[str, Any], in_types: Sequence[Type],
-           out_types: Sequence[Type]) -> CpuKernel:  # fmt: skip
-    return _bind_conv2d(attrs, in_types, out_types)
-
-
-@kernel("fused_conv2d", backend="cpu")
-def fused_conv2d(attrs: Mapping[str, Any], in_types: Sequence[Type],
-                 out_types: Sequence[Type]) -> CpuKernel:  # fmt: skip
-    return _bind_conv2d(attrs, in_types, out_types)
-
-
 @kernel("conv2d_backprop_input", backend="cpu")
 def conv2d_backprop_input(attrs: Mapping[str, Any], in_types: Sequence[Type],
                           out_types: Sequence[Type]) -> CpuKernel:  # fmt: skip
-    (_, w_shape), (dtype, dy_shape) = in_types[1:]
-    x_shape = out_types[0][1]
-    geom = _geometry(attrs, x_shape, w_shape[:2], dy_shape)
+    dtype, x_shape, w_shape, dy_shape, geom = _conv_geometry(attrs, in_types, out_types, "x")
     if _is_planar(geom, w_shape[2], w_shape[3]):
         scratch = _planar_scratch(dtype, x_shape, w_shape, dy_shape, geom)
         return CpuKernel(conv2d_backprop_input_planar, (geom,), scratch)
@@ -700,9 +703,7 @@ def conv2d_backprop_input(attrs: Mapping[str, Any], in_types: Sequence[Type],
 @kernel("conv2d_backprop_filter", backend="cpu")
 def conv2d_backprop_filter(attrs: Mapping[str, Any], in_types: Sequence[Type],
                            out_types: Sequence[Type]) -> CpuKernel:  # fmt: skip
-    (dtype, x_shape), _, (_, dy_shape) = in_types
-    w_shape = out_types[0][1]
-    geom = _geometry(attrs, x_shape, w_shape[:2], dy_shape)
+    dtype, x_shape, w_shape, dy_shape, geom = _conv_geometry(attrs, in_types, out_types, "w")
     if _is_planar(geom, w_shape[2], w_shape[3]):
         scratch = _planar_scratch(dtype, x_shape, w_shape, dy_shape, geom)
         return CpuKernel(conv2d_backprop_filter_planar, (geom,), scratch)
@@ -711,39 +712,26 @@ def conv2d_backprop_filter(attrs: Mapping[str, Any], in_types: Sequence[Type],
     return CpuKernel(conv2d_backprop_filter_gemm, (geom,), scratch)
 
 
-def _bind_depthwise(attrs: Mapping[str, Any], in_types: Sequence[Type],
-                    out_types: Sequence[Type]) -> CpuKernel:  # fmt: skip
-    (_, x_shape), (_, w_shape) = in_types[:2]
-    geom = _geometry(attrs, x_shape, w_shape[:2], out_types[0][1])
-    fn = depthwise_conv2d_direct_bias if len(in_types) == 3 else depthwise_conv2d_direct
-    return CpuKernel(fn, (geom, *_epilogue(attrs)))
-
-
 @kernel("depthwise_conv2d", backend="cpu")
+@kernel("fused_depthwise_conv2d", backend="cpu")
 def depthwise_conv2d(attrs: Mapping[str, Any], in_types: Sequence[Type],
                      out_types: Sequence[Type]) -> CpuKernel:  # fmt: skip
-    return _bind_depthwise(attrs, in_types, out_types)
-
-
-@kernel("fused_depthwise_conv2d", backend="cpu")
-def fused_depthwise_conv2d(attrs: Mapping[str, Any], in_types: Sequence[Type],
-                           out_types: Sequence[Type]) -> CpuKernel:  # fmt: skip
-    return _bind_depthwise(attrs, in_types, out_types)
+    geom = _conv_geometry(attrs, in_types, out_types)[4]
+    fn = depthwise_conv2d_direct_bias if len(in_types) == 3 else depthwise_conv2d_direct
+    return CpuKernel(fn, (geom, *_epilogue(attrs)))
 
 
 @kernel("depthwise_conv2d_backprop_input", backend="cpu")
 def depthwise_conv2d_backprop_input(attrs: Mapping[str, Any], in_types: Sequence[Type],
                                     out_types: Sequence[Type]) -> CpuKernel:  # fmt: skip
-    (_, w_shape), (_, dy_shape) = in_types[1:]
-    geom = _geometry(attrs, out_types[0][1], w_shape[:2], dy_shape)
+    geom = _conv_geometry(attrs, in_types, out_types, "x")[4]
     return CpuKernel(depthwise_conv2d_backprop_input_direct, (geom,))
 
 
 @kernel("depthwise_conv2d_backprop_filter", backend="cpu")
 def depthwise_conv2d_backprop_filter(attrs: Mapping[str, Any], in_types: Sequence[Type],
                                      out_types: Sequence[Type]) -> CpuKernel:  # fmt: skip
-    (_, x_shape), _, (_, dy_shape) = in_types
-    geom = _geometry(attrs, x_shape, out_types[0][1][:2], dy_shape)
+    geom = _conv_geometry(attrs, in_types, out_types, "w")[4]
     return CpuKernel(depthwise_conv2d_backprop_filter_direct, (geom,))
 
 

@@ -29,6 +29,7 @@ from graphnet.backends.cpu.array import (
     c_strides,
     slice_view,
 )
+from graphnet.backends.cpu.math import batch_offsets  # an @njit the kernels call
 from graphnet.backends.cuda.kernel import CudaKernel, Type, blocks_for, launch_1d, threads_for
 from graphnet.backends.registry import kernel
 
@@ -43,15 +44,8 @@ def copy_block(src, dst, n, s_off, s_strides, d_off, d_strides, shape):  # type:
     if t < n:
         s = src.reshape(src.size)
         d = dst.reshape(dst.size)
-        sp = s_off
-        dp = d_off
-        rest = t
-        for k in range(len(shape) - 1, -1, -1):
-            at = rest % shape[k]
-            rest //= shape[k]
-            sp += at * s_strides[k]
-            dp += at * d_strides[k]
-        d[dp] = s[sp]
+        sp, dp = batch_offsets(t, shape, s_strides, d_strides)
+        d[d_off + dp] = s[s_off + sp]
 
 
 #: The tiles of copy_tiles: TILE x TILE elements, TILE x TILE_ROWS threads; a padded column
@@ -76,14 +70,9 @@ def copy_tiles(src, dst, s_off, d_off, size_a, d_stride_a, size_b, s_stride_b, b
     a0 = (rest % tiles_a) * TILE
     rest //= tiles_a
     b0 = (rest % tiles_b) * TILE
-    rest //= tiles_b
-    sp = s_off
-    dp = d_off
-    for k in range(len(batch) - 1, -1, -1):
-        at = rest % batch[k]
-        rest //= batch[k]
-        sp += at * s_batch[k]
-        dp += at * d_batch[k]
+    sp, dp = batch_offsets(rest // tiles_b, batch, s_batch, d_batch)
+    sp += s_off
+    dp += d_off
     tx = cuda.threadIdx.x
     a = a0 + tx
     for r in range(cuda.threadIdx.y, TILE, TILE_ROWS):

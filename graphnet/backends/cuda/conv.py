@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 from numba import cuda
 
-from graphnet.backends.cpu.conv import _geometry
+from graphnet.backends.cpu.conv import _conv_geometry
 from graphnet.backends.cuda.gemm import epilogue_attrs, make_epilogue, make_gemm, store
 from graphnet.backends.cuda.kernel import CudaKernel, blocks_for, threads_for
 from graphnet.backends.registry import BackendError, kernel
@@ -233,13 +233,14 @@ def _unfold(stream: Any, x: Any, col: Any, b0: int, nb: int, grid: tuple[int, in
         im2col[grid[0], grid[1], stream](x[b0 : b0 + nb], col[0], *window)
 
 
-def _bind_conv2d(attrs: Mapping[str, Any], in_types: Sequence[Type],
-                 out_types: Sequence[Type]) -> CudaKernel:  # fmt: skip
-    (dtype, x_shape), (_, w_shape) = in_types[:2]
-    y_shape = out_types[0][1]
+@kernel("conv2d", backend="cuda")
+@kernel("fused_conv2d", backend="cuda")
+def conv2d(attrs: Mapping[str, Any], in_types: Sequence[Type],
+           out_types: Sequence[Type]) -> CudaKernel:  # fmt: skip
+    dtype, _, w_shape, y_shape, geom = _conv_geometry(attrs, in_types, out_types)
     kh, kw, cin, cout = w_shape
     n, oh, ow, _ = y_shape
-    window = (_geometry(attrs, x_shape, (kh, kw), y_shape), kh, kw, oh, ow)
+    window = (geom, kh, kw, oh, ow)
     has_bias = len(in_types) == 3
     _float_zero(dtype)  # checks the dtype
     _, chunks = _chunks(dtype, w_shape, y_shape)
@@ -264,26 +265,13 @@ def _bind_conv2d(attrs: Mapping[str, Any], in_types: Sequence[Type],
     return CudaKernel(launch, (_col_type(dtype, w_shape, y_shape),))
 
 
-@kernel("conv2d", backend="cuda")
-def conv2d(attrs: Mapping[str, Any], in_types: Sequence[Type],
-           out_types: Sequence[Type]) -> CudaKernel:  # fmt: skip
-    return _bind_conv2d(attrs, in_types, out_types)
-
-
-@kernel("fused_conv2d", backend="cuda")
-def fused_conv2d(attrs: Mapping[str, Any], in_types: Sequence[Type],
-                 out_types: Sequence[Type]) -> CudaKernel:  # fmt: skip
-    return _bind_conv2d(attrs, in_types, out_types)
-
-
 @kernel("conv2d_backprop_input", backend="cuda")
 def conv2d_backprop_input(attrs: Mapping[str, Any], in_types: Sequence[Type],
                           out_types: Sequence[Type]) -> CudaKernel:  # fmt: skip
-    (_, w_shape), (_, dy_shape) = in_types[1:]
-    dtype, x_shape = out_types[0]
+    dtype, x_shape, w_shape, dy_shape, geom = _conv_geometry(attrs, in_types, out_types, "x")
     kh, kw, cin, cout = w_shape
     n, oh, ow, _ = dy_shape
-    window = (_geometry(attrs, x_shape, (kh, kw), dy_shape), kh, kw, oh, ow)
+    window = (geom, kh, kw, oh, ow)
     zero = _float_zero(dtype)
     image = x_shape[1] * x_shape[2] * x_shape[3]
     _, chunks = _chunks(dtype, w_shape, dy_shape)
@@ -310,11 +298,10 @@ def conv2d_backprop_input(attrs: Mapping[str, Any], in_types: Sequence[Type],
 @kernel("conv2d_backprop_filter", backend="cuda")
 def conv2d_backprop_filter(attrs: Mapping[str, Any], in_types: Sequence[Type],
                            out_types: Sequence[Type]) -> CudaKernel:  # fmt: skip
-    (dtype, x_shape), _, (_, dy_shape) = in_types
-    w_shape = out_types[0][1]
+    dtype, _, w_shape, dy_shape, geom = _conv_geometry(attrs, in_types, out_types, "w")
     kh, kw, cin, cout = w_shape
     n, oh, ow, _ = dy_shape
-    window = (_geometry(attrs, x_shape, (kh, kw), dy_shape), kh, kw, oh, ow)
+    window = (geom, kh, kw, oh, ow)
     _float_zero(dtype)  # checks the dtype
     _, chunks = _chunks(dtype, w_shape, dy_shape)
     depth = kh * kw * cin
@@ -336,12 +323,12 @@ def conv2d_backprop_filter(attrs: Mapping[str, Any], in_types: Sequence[Type],
     return CudaKernel(launch, (_col_type(dtype, w_shape, dy_shape),))
 
 
-def _bind_depthwise(attrs: Mapping[str, Any], in_types: Sequence[Type],
-                    out_types: Sequence[Type]) -> CudaKernel:  # fmt: skip
-    (dtype, x_shape), (_, w_shape) = in_types[:2]
-    y_shape = out_types[0][1]
+@kernel("depthwise_conv2d", backend="cuda")
+@kernel("fused_depthwise_conv2d", backend="cuda")
+def depthwise_conv2d(attrs: Mapping[str, Any], in_types: Sequence[Type],
+                     out_types: Sequence[Type]) -> CudaKernel:  # fmt: skip
+    dtype, _, _, y_shape, geom = _conv_geometry(attrs, in_types, out_types)
     n, oh, ow, cout = y_shape
-    geom = _geometry(attrs, x_shape, w_shape[:2], y_shape)
     zero = _float_zero(dtype)
     epilogue = make_epilogue(dtype, bias=len(in_types) == 3, **epilogue_attrs(attrs))
     blocks, threads = _grid(n * oh * ow * cout)
@@ -358,24 +345,10 @@ def _bind_depthwise(attrs: Mapping[str, Any], in_types: Sequence[Type],
     return CudaKernel(launch)
 
 
-@kernel("depthwise_conv2d", backend="cuda")
-def depthwise_conv2d(attrs: Mapping[str, Any], in_types: Sequence[Type],
-                     out_types: Sequence[Type]) -> CudaKernel:  # fmt: skip
-    return _bind_depthwise(attrs, in_types, out_types)
-
-
-@kernel("fused_depthwise_conv2d", backend="cuda")
-def fused_depthwise_conv2d(attrs: Mapping[str, Any], in_types: Sequence[Type],
-                           out_types: Sequence[Type]) -> CudaKernel:  # fmt: skip
-    return _bind_depthwise(attrs, in_types, out_types)
-
-
 @kernel("depthwise_conv2d_backprop_input", backend="cuda")
 def depthwise_conv2d_backprop_input(attrs: Mapping[str, Any], in_types: Sequence[Type],
                                     out_types: Sequence[Type]) -> CudaKernel:  # fmt: skip
-    (_, w_shape), (_, dy_shape) = in_types[1:]
-    dtype, x_shape = out_types[0]
-    geom = _geometry(attrs, x_shape, w_shape[:2], dy_shape)
+    dtype, x_shape, _, _, geom = _conv_geometry(attrs, in_types, out_types, "x")
     zero = _float_zero(dtype)
     size = int(np.prod(x_shape))
     blocks, threads = _grid(size)
@@ -393,9 +366,7 @@ def depthwise_conv2d_backprop_input(attrs: Mapping[str, Any], in_types: Sequence
 @kernel("depthwise_conv2d_backprop_filter", backend="cuda")
 def depthwise_conv2d_backprop_filter(attrs: Mapping[str, Any], in_types: Sequence[Type],
                                      out_types: Sequence[Type]) -> CudaKernel:  # fmt: skip
-    (dtype, x_shape), _, (_, dy_shape) = in_types
-    w_shape = out_types[0][1]
-    geom = _geometry(attrs, x_shape, w_shape[:2], dy_shape)
+    dtype, _, w_shape, _, geom = _conv_geometry(attrs, in_types, out_types, "w")
     zero = _float_zero(dtype)
     size = int(np.prod(w_shape))
     blocks = min(size, 1 << 16)

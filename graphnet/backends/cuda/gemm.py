@@ -14,7 +14,6 @@ chunks), the bias along the last axis and applies an activation (cpu.conv.ACTIVA
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -22,8 +21,9 @@ from typing import Any
 import numpy as np
 from numba import cuda
 
-from graphnet.backends.cpu.conv import ACTIVATIONS
-from graphnet.backends.cpu.math import matmul_args
+# CPU @njit helpers the kernels call: Numba compiles them for the device too
+from graphnet.backends.cpu.conv import ACTIVATIONS, _activate
+from graphnet.backends.cpu.math import batch_offsets, matmul_args
 from graphnet.backends.cuda.kernel import CudaKernel
 from graphnet.backends.registry import BackendError, kernel
 
@@ -39,27 +39,6 @@ GRID_YZ = 65535
 
 
 @cuda.jit(device=True)
-def activate(v, act, alpha):  # type: ignore[no-untyped-def]
-    """The epilogue activation `act` (an ACTIVATIONS code) of one value."""
-    if act == 1:
-        return max(v, 0.0)
-    if act == 2:
-        return min(max(v, 0.0), 6.0)
-    if act == 3:
-        return v if v > 0 else alpha * v
-    if act == 4:
-        return v if v > 0 else math.expm1(v)
-    if act == 5:
-        if v >= 0:
-            return 1.0 / (1.0 + math.exp(-v))
-        e = math.exp(v)
-        return e / (1.0 + e)
-    if act == 6:
-        return math.tanh(v)
-    return v
-
-
-@cuda.jit(device=True)
 def store(out, j, m, n, v, bias, epilogue):  # type: ignore[no-untyped-def]
     """out[j, m, n] = the activation of v (+ out[j, m, n]) (+ bias[n]), as `epilogue` =
     (accumulate, has_bias, act, alpha) asks."""
@@ -71,20 +50,22 @@ def store(out, j, m, n, v, bias, epilogue):  # type: ignore[no-untyped-def]
     if act == 0:  # stored as it is: integers stay exact
         out[j, m, n] = v
     else:
-        out[j, m, n] = activate(v, act, alpha)
+        out[j, m, n] = _activate(v, act, alpha)
 
 
 @cuda.jit(device=True)
-def batch_index(j, batch, sa, sb):  # type: ignore[no-untyped-def]
-    """The a and b matrices of output batch j (broadcast axes have stride 0)."""
-    ia = 0
-    ib = 0
-    for d in range(len(batch) - 1, -1, -1):
-        k = j % batch[d]
-        j //= batch[d]
-        ia += k * sa[d]
-        ib += k * sb[d]
-    return ia, ib
+def load_tile(tile, src, j, corner, flip, zero):  # type: ignore[no-untyped-def]
+    """Thread (ty, tx) loads src[j, p0 + ty, q0 + tx] ((p0, q0) = corner; zero outside src)
+    into tile[ty, tx], or into tile[tx, ty] where flip: the reads run along src's contiguous
+    axis either way, so they coalesce."""
+    tx = cuda.threadIdx.x
+    ty = cuda.threadIdx.y
+    p, q = corner[0] + ty, corner[1] + tx
+    v = src[j, p, q] if p < src.shape[1] and q < src.shape[2] else zero
+    if flip:
+        tile[tx, ty] = v
+    else:
+        tile[ty, tx] = v
 
 
 @cuda.jit(cache=True)
@@ -97,22 +78,14 @@ def gemm_tiled(a, b, bias, out, zero, ta, tb, batch, sa, sb, epilogue):  # type:
     rows, cols = out.shape[1], out.shape[2]
     depth = a.shape[1] if ta else a.shape[2]
     for j in range(cuda.blockIdx.z, out.shape[0], cuda.gridDim.z):
-        ia, ib = batch_index(j, batch, sa, sb)
+        ia, ib = batch_offsets(j, batch, sa, sb)
         for n0 in range(cuda.blockIdx.y * TILE, cols, cuda.gridDim.y * TILE):
             acc = zero
             for k0 in range(0, depth, TILE):
-                if ta:  # a is [depth, rows]: a thread reads a[k0 + ty, m0 + tx]
-                    k, m = k0 + ty, m0 + tx
-                    tile_a[tx, ty] = a[ia, k, m] if k < depth and m < rows else zero
-                else:
-                    m, k = m0 + ty, k0 + tx
-                    tile_a[ty, tx] = a[ia, m, k] if k < depth and m < rows else zero
-                if tb:  # b is [cols, depth]: a thread reads b[n0 + ty, k0 + tx]
-                    n, k = n0 + ty, k0 + tx
-                    tile_b[tx, ty] = b[ib, n, k] if k < depth and n < cols else zero
-                else:
-                    k, n = k0 + ty, n0 + tx
-                    tile_b[ty, tx] = b[ib, k, n] if k < depth and n < cols else zero
+                # a is [rows, depth], or [depth, rows] where ta; b is [depth, cols], or
+                # [cols, depth] where tb
+                load_tile(tile_a, a, ia, (k0, m0) if ta else (m0, k0), ta, zero)
+                load_tile(tile_b, b, ib, (n0, k0) if tb else (k0, n0), tb, zero)
                 cuda.syncthreads()
                 for t in range(TILE):
                     acc += tile_a[ty, t] * tile_b[t, tx]
@@ -169,8 +142,10 @@ def make_gemm(dtype: str, ta: bool, tb: bool, shape: tuple[int, int, int], *,
 # -- binders ------------------------------------------------------------------------------------
 
 
-def _bind_matmul(attrs: Mapping[str, Any], in_types: Sequence[Type],
-                 out_types: Sequence[Type]) -> CudaKernel:  # fmt: skip
+@kernel("matmul", backend="cuda")
+@kernel("fused_matmul", backend="cuda")
+def matmul(attrs: Mapping[str, Any], in_types: Sequence[Type],
+           out_types: Sequence[Type]) -> CudaKernel:  # fmt: skip
     dtype = in_types[0][0]
     if not in_types[0][0] == in_types[1][0] == out_types[0][0]:
         raise BackendError(f"matmul of {in_types[0][0]} and {in_types[1][0]}")
@@ -188,15 +163,3 @@ def _bind_matmul(attrs: Mapping[str, Any], in_types: Sequence[Type],
         gemm(stream, inputs[0].reshape(a3), inputs[1].reshape(b3), out, bias)
 
     return CudaKernel(launch)
-
-
-@kernel("matmul", backend="cuda")
-def matmul(attrs: Mapping[str, Any], in_types: Sequence[Type],
-           out_types: Sequence[Type]) -> CudaKernel:  # fmt: skip
-    return _bind_matmul(attrs, in_types, out_types)
-
-
-@kernel("fused_matmul", backend="cuda")
-def fused_matmul(attrs: Mapping[str, Any], in_types: Sequence[Type],
-                 out_types: Sequence[Type]) -> CudaKernel:  # fmt: skip
-    return _bind_matmul(attrs, in_types, out_types)

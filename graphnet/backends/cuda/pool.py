@@ -22,20 +22,11 @@ import numpy as np
 from numba import cuda
 
 from graphnet.backends.cpu.conv import _lowest, _window
+from graphnet.backends.cuda.conv import unravel4
 from graphnet.backends.cuda.kernel import CudaKernel, Type, launch_1d
 from graphnet.backends.registry import kernel
 
 # -- device helpers ---------------------------------------------------------------------------
-
-
-@cuda.jit(device=True)
-def _pixel(k, shape):  # type: ignore[no-untyped-def]
-    """(b, y, x, c) of flat index k into an NHWC `shape`."""
-    c = k % shape[3]
-    k //= shape[3]
-    x = k % shape[2]
-    k //= shape[2]
-    return k // shape[1], k % shape[1], x, c
 
 
 @cuda.jit(device=True)
@@ -45,10 +36,31 @@ def _taps(k, size, start):  # type: ignore[no-untyped-def]
 
 
 @cuda.jit(device=True)
-def _windows_over(i, size, k, stride, pad, out_size):  # type: ignore[no-untyped-def]
+def _window_at(oy, ox, h, w, window):  # type: ignore[no-untyped-def]
+    """(iy, ix, ilo, ihi, jlo, jhi): the input pixel under tap (0, 0) of output (oy, ox)'s
+    window, and the window's taps [ilo, ihi) x [jlo, jhi) inside the h x w input."""
+    kh, kw, sh, sw, pt, pl = window
+    iy, ix = oy * sh - pt, ox * sw - pl
+    ilo, ihi = _taps(kh, h, iy)
+    jlo, jhi = _taps(kw, w, ix)
+    return iy, ix, ilo, ihi, jlo, jhi
+
+
+@cuda.jit(device=True)
+def _windows_over(i, k, stride, pad, out_size):  # type: ignore[no-untyped-def]
     """[lo, hi): the outputs o whose window (o*stride - pad + [0, k)) holds input i."""
     lo = max(0, -((k - 1 - i - pad) // stride))
     return lo, max(lo, min(out_size, (i + pad) // stride + 1))
+
+
+@cuda.jit(device=True)
+def _outputs_over(iy, ix, window, oh, ow):  # type: ignore[no-untyped-def]
+    """(ylo, yhi, xlo, xhi): the outputs [ylo, yhi) x [xlo, xhi) of an oh x ow pool whose
+    windows hold input pixel (iy, ix)."""
+    kh, kw, sh, sw, pt, pl = window
+    ylo, yhi = _windows_over(iy, kh, sh, pt, oh)
+    xlo, xhi = _windows_over(ix, kw, sw, pl, ow)
+    return ylo, yhi, xlo, xhi
 
 
 @cuda.jit(device=True)
@@ -78,11 +90,8 @@ def max_pool_direct(x, y, window):  # type: ignore[no-untyped-def]
     k = cuda.grid(1)
     if k >= y.size:
         return
-    kh, kw, sh, sw, pt, pl = window
-    b, oy, ox, c = _pixel(k, y.shape)
-    iy, ix = oy * sh - pt, ox * sw - pl
-    ilo, ihi = _taps(kh, x.shape[1], iy)
-    jlo, jhi = _taps(kw, x.shape[2], ix)
+    b, oy, ox, c = unravel4(k, y.shape)
+    iy, ix, ilo, ihi, jlo, jhi = _window_at(oy, ox, x.shape[1], x.shape[2], window)
     best = x[b, iy + ilo, ix + jlo, c]
     for i in range(ilo, ihi):
         for j in range(jlo, jhi):
@@ -99,7 +108,7 @@ def max_positions(x, y, at, window, lowest):  # type: ignore[no-untyped-def]
     """at = the position of each window's first max (see _first_max)."""
     k = cuda.grid(1)
     if k < y.size:
-        b, oy, ox, c = _pixel(k, y.shape)
+        b, oy, ox, c = unravel4(k, y.shape)
         at[b, oy, ox, c] = _first_max(x, b, oy, ox, c, y[b, oy, ox, c], window, lowest)
 
 
@@ -109,11 +118,9 @@ def max_pool_grad_gather(x, y, dy, dx, at, window):  # type: ignore[no-untyped-d
     k = cuda.grid(1)
     if k >= dx.size:
         return
-    kh, kw, sh, sw, pt, pl = window
-    b, iy, ix, c = _pixel(k, dx.shape)
+    b, iy, ix, c = unravel4(k, dx.shape)
     here = iy * dx.shape[2] + ix
-    ylo, yhi = _windows_over(iy, dx.shape[1], kh, sh, pt, dy.shape[1])
-    xlo, xhi = _windows_over(ix, dx.shape[2], kw, sw, pl, dy.shape[2])
+    ylo, yhi, xlo, xhi = _outputs_over(iy, ix, window, dy.shape[1], dy.shape[2])
     total = 0.0
     for oy in range(ylo, yhi):
         for ox in range(xlo, xhi):
@@ -128,7 +135,7 @@ def max_pool_grad_grad_direct(x, y, g, out, window, lowest):  # type: ignore[no-
     k = cuda.grid(1)
     if k >= out.size:
         return
-    b, oy, ox, c = _pixel(k, out.shape)
+    b, oy, ox, c = unravel4(k, out.shape)
     at = _first_max(x, b, oy, ox, c, y[b, oy, ox, c], window, lowest)
     w = x.shape[2]
     out[b, oy, ox, c] = g[b, at // w, at % w, c] if at >= 0 else 0
@@ -140,11 +147,8 @@ def avg_pool_direct(x, y, window):  # type: ignore[no-untyped-def]
     k = cuda.grid(1)
     if k >= y.size:
         return
-    kh, kw, sh, sw, pt, pl = window
-    b, oy, ox, c = _pixel(k, y.shape)
-    iy, ix = oy * sh - pt, ox * sw - pl
-    ilo, ihi = _taps(kh, x.shape[1], iy)
-    jlo, jhi = _taps(kw, x.shape[2], ix)
+    b, oy, ox, c = unravel4(k, y.shape)
+    iy, ix, ilo, ihi, jlo, jhi = _window_at(oy, ox, x.shape[1], x.shape[2], window)
     total = 0.0
     for i in range(ilo, ihi):
         for j in range(jlo, jhi):
@@ -160,9 +164,8 @@ def avg_pool_grad_gather(sizes, dy, dx, window):  # type: ignore[no-untyped-def]
         return
     kh, kw, sh, sw, pt, pl = window
     h, w = dx.shape[1], dx.shape[2]
-    b, iy, ix, c = _pixel(k, dx.shape)
-    ylo, yhi = _windows_over(iy, h, kh, sh, pt, dy.shape[1])
-    xlo, xhi = _windows_over(ix, w, kw, sw, pl, dy.shape[2])
+    b, iy, ix, c = unravel4(k, dx.shape)
+    ylo, yhi, xlo, xhi = _outputs_over(iy, ix, window, dy.shape[1], dy.shape[2])
     total = 0.0
     for oy in range(ylo, yhi):
         ilo, ihi = _taps(kh, h, oy * sh - pt)

@@ -74,31 +74,23 @@ for _fn in (assign, assign_add, assign_sub):
 # -- random draws ------------------------------------------------------------------------------
 
 
-@cuda.jit(cache=True)
-def random_uniform(shape, out, states):  # type: ignore[no-untyped-def]
-    t = cuda.grid(1)
-    o = out.reshape(out.size)
-    for i in range(t, o.size, states.size):
-        o[i] = xoroshiro128p_uniform_float64(states, t)
+#: The distributions of random_draw, by op.
+DISTRIBUTIONS = {"random_uniform": 0, "random_normal": 1, "truncated_normal": 2}
 
 
 @cuda.jit(cache=True)
-def random_normal(shape, out, states):  # type: ignore[no-untyped-def]
+def random_draw(shape, out, states, dist):  # type: ignore[no-untyped-def]
+    """out = draws of distribution `dist` (a DISTRIBUTIONS code): uniform on [0, 1), standard
+    normal, or normal with the draws beyond TRUNCATE_AT drawn again."""
     t = cuda.grid(1)
     o = out.reshape(out.size)
     for i in range(t, o.size, states.size):
-        o[i] = xoroshiro128p_normal_float64(states, t)
-
-
-@cuda.jit(cache=True)
-def truncated_normal(shape, out, states):  # type: ignore[no-untyped-def]
-    """Normal draws, those beyond TRUNCATE_AT drawn again."""
-    t = cuda.grid(1)
-    o = out.reshape(out.size)
-    for i in range(t, o.size, states.size):
-        x = xoroshiro128p_normal_float64(states, t)
-        while abs(x) > TRUNCATE_AT:
+        if dist == 0:
+            x = xoroshiro128p_uniform_float64(states, t)
+        else:
             x = xoroshiro128p_normal_float64(states, t)
+            while dist == 2 and abs(x) > TRUNCATE_AT:
+                x = xoroshiro128p_normal_float64(states, t)
         o[i] = x
 
 
@@ -109,7 +101,7 @@ def _seed(attrs: Mapping[str, Any]) -> int:
     return int(sequence.generate_state(1, np.uint64)[0])
 
 
-def _random_binder(fn: Any) -> Any:
+def _random_binder(dist: int) -> Any:
     def bind(attrs: Mapping[str, Any], in_types: Sequence[Type], out_types: Sequence[Type]
              ) -> CudaKernel:  # fmt: skip
         size = int(np.prod(out_types[0][1], dtype=np.int64))
@@ -122,12 +114,12 @@ def _random_binder(fn: Any) -> Any:
 
         def launch(inputs: Sequence[Any], outputs: Sequence[Any], scratch: Sequence[Any],
                    stream: Any) -> None:  # fmt: skip
-            fn[blocks, threads, stream](inputs[0], outputs[0], states)
+            random_draw[blocks, threads, stream](inputs[0], outputs[0], states, dist)
 
         return CudaKernel(launch)
 
     return bind
 
 
-for _fn in (random_uniform, random_normal, truncated_normal):
-    kernel(_fn.__name__, backend="cuda")(_random_binder(_fn))
+for _op, _dist in DISTRIBUTIONS.items():
+    kernel(_op, backend="cuda")(_random_binder(_dist))
