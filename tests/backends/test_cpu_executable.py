@@ -82,3 +82,11 @@ def test_a_failing_run_names_the_node_and_leaves_the_variables(mode: str):
             sess.run(picked, {i: np.array([0, 5], np.int32)})
         np.testing.assert_array_equal(sess.run(params), np.zeros((3, 2), np.float32))
         np.testing.assert_array_equal(sess.run(picked, {i: [2, 0]}), np.ones((2, 2)))
+
+
+def test_every_op_with_a_reference_kernel_has_a_cpu_kernel():
+    from graphnet.backends.registry import KERNELS
+
+    reference = {op for backend, op in KERNELS if backend == "reference"}
+    cpu = {op for backend, op in KERNELS if backend == "cpu"}
+    assert sorted(reference - cpu) == []
