@@ -1,12 +1,10 @@
 """CUDA kernels of the array ops.
 
-The ops that move elements without computing (reshape and its kin, transpose, broadcasts,
-slices and their gradients, pad, tile, concat, pack, split) are planned as in the CPU backend
-(cpu.array): strided block copies (source offset and strides, destination offset and strides,
-shape) over the flat buffers, axes merged where both sides are contiguous. One general kernel,
-`copy_block`, runs a copy with a thread per element, after `fill` for pad and the slice
-gradient. shape, size and rank write static values; gather, its gradient and one_hot index by
-values and have kernels of their own.
+The ops that only move elements run their copy plans (backends.copies: strided block copies,
+after a fill for pad and the slice gradient): `copy_block` runs a copy with a thread per
+element, `copy_tiles` one whose contiguous axis differs between the sides (a transpose) through
+shared-memory tiles, `fill` the fill. shape, size and rank write static values; gather, its
+gradient and one_hot index by values and have kernels of their own.
 
 gather cannot raise on the device: an index outside [0, dim) gives zeros (as TensorFlow's GPU
 gather), and gather_grad adds nothing for it. The reference and CPU kernels raise instead.
@@ -14,21 +12,14 @@ gather), and gather_grad adds nothing for it. The reference and CPU kernels rais
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 from numba import cuda
 
-from graphnet.backends.cpu.array import (
-    Copy,
-    _around,
-    _joined,
-    _typed,
-    block,
-    c_strides,
-    slice_view,
-)
+from graphnet.backends.copies import COPY_PLANS, Copy, Planner, typed_scalar
+from graphnet.backends.cpu.array import around
 from graphnet.backends.cpu.math import batch_offsets  # an @njit the kernels call
 from graphnet.backends.cuda.kernel import CudaKernel, Type, blocks_for, launch_1d, threads_for
 from graphnet.backends.registry import kernel
@@ -234,18 +225,20 @@ def copies_kernel(pairs: Sequence[tuple[int, int]], copies: Sequence[Copy],
     return CudaKernel(launch)
 
 
-def _copy(copy: Copy, fill_with: tuple[object, int] | None = None) -> CudaKernel:
-    """One copy from input 0 into output 0."""
-    return copies_kernel([(0, 0)], [copy], fill_with)
+def _copies_binder(plan_of: Planner) -> Callable[..., CudaKernel]:
+    """The binder running the copy plan of an op (backends.copies)."""
+
+    def bind(attrs: Mapping[str, Any], in_types: Sequence[Type], out_types: Sequence[Type]
+             ) -> CudaKernel:  # fmt: skip
+        plan = plan_of(attrs, in_types, out_types)
+        fill_with = None if plan.fill is None else (plan.fill, _size(out_types[0][1]))
+        return copies_kernel(plan.pairs, plan.copies, fill_with)
+
+    return bind
 
 
-def _flat(out_types: Sequence[Type]) -> CudaKernel:
-    """The output is the input's elements in order (reshape and its kin)."""
-    return _copy(block(0, (1,), 0, (1,), (_size(out_types[0][1]),)))
-
-
-for _op in ("reshape", "expand_dims", "squeeze", "placeholder_with_default"):
-    kernel(_op, backend="cuda")(lambda attrs, in_types, out_types: _flat(out_types))
+for _op, _plan_of in COPY_PLANS.items():
+    kernel(_op, backend="cuda")(_copies_binder(_plan_of))
 
 
 # -- shape queries -----------------------------------------------------------------------------
@@ -269,108 +262,6 @@ kernel("size", backend="cuda")(lambda attrs, ins, outs: _values((_size(ins[0][1]
 kernel("rank", backend="cuda")(lambda attrs, ins, outs: _values((len(ins[0][1]),)))
 
 
-# -- broadcasts, transpose, tile -----------------------------------------------------------------
-
-
-def _broadcast(in_types: Sequence[Type], out_types: Sequence[Type]) -> CudaKernel:
-    """Input 0 broadcast to the output's shape: stride 0 along the stretched axes."""
-    shape, out = in_types[0][1], out_types[0][1]
-    padded = (1,) * (len(out) - len(shape)) + tuple(shape)
-    strides = [0 if d == 1 else s for d, s in zip(padded, c_strides(padded), strict=True)]
-    return _copy(block(0, strides, 0, c_strides(out), out))
-
-
-kernel("broadcast_to", backend="cuda")(lambda attrs, ins, outs: _broadcast(ins, outs))
-kernel("broadcast_like", backend="cuda")(lambda attrs, ins, outs: _broadcast(ins, outs))
-
-
-@kernel("transpose", backend="cuda")
-def bind_transpose(attrs: Mapping[str, Any], in_types: Sequence[Type],
-                   out_types: Sequence[Type]) -> CudaKernel:  # fmt: skip
-    strides = c_strides(in_types[0][1])
-    out = out_types[0][1]
-    return _copy(block(0, [strides[p] for p in attrs["perm"]], 0, c_strides(out), out))
-
-
-@kernel("tile", backend="cuda")
-def bind_tile(attrs: Mapping[str, Any], in_types: Sequence[Type], out_types: Sequence[Type]
-              ) -> CudaKernel:  # fmt: skip
-    """The output seen as [m0, d0, m1, d1, ...]: x read with stride 0 along each m."""
-    shape, out = in_types[0][1], out_types[0][1]
-    src, dst, dims = [], [], []
-    for m, d, xs, os in zip(attrs["multiples"], shape, c_strides(shape), c_strides(out),
-                            strict=True):  # fmt: skip
-        src += [0, xs]
-        dst += [d * os, os]
-        dims += [m, d]
-    return _copy(block(0, src, 0, dst, dims))
-
-
-# -- slices, pad -------------------------------------------------------------------------------
-
-
-@kernel("strided_slice", backend="cuda")
-def bind_strided_slice(attrs: Mapping[str, Any], in_types: Sequence[Type],
-                       out_types: Sequence[Type]) -> CudaKernel:  # fmt: skip
-    offset, strides, shape = slice_view(attrs["spec"], in_types[0][1])
-    return _copy(block(offset, strides, 0, c_strides(shape), shape))
-
-
-@kernel("strided_slice_grad", backend="cuda")
-def bind_strided_slice_grad(attrs: Mapping[str, Any], in_types: Sequence[Type],
-                            out_types: Sequence[Type]) -> CudaKernel:  # fmt: skip
-    """Zeros with g written where x[spec] reads."""
-    offset, strides, shape = slice_view(attrs["spec"], in_types[1][1])
-    dtype, out = out_types[0]
-    copy = block(0, c_strides(shape), offset, strides, shape)
-    return _copy(copy, (_typed(0, dtype), _size(out)))
-
-
-@kernel("pad", backend="cuda")
-def bind_pad(attrs: Mapping[str, Any], in_types: Sequence[Type], out_types: Sequence[Type]
-             ) -> CudaKernel:  # fmt: skip
-    (dtype, out), shape = out_types[0], in_types[0][1]
-    strides = c_strides(out)
-    offset = sum(before * s for (before, _), s in zip(attrs["paddings"], strides, strict=True))
-    copy = block(0, c_strides(shape), offset, strides, shape)
-    return _copy(copy, (_typed(attrs["constant_values"], dtype), _size(out)))
-
-
-# -- concat, pack, split -----------------------------------------------------------------------
-
-
-def _join(parts: Sequence[tuple[int, ...]], axis: int, out: tuple[int, ...]) -> CudaKernel:
-    """Input k copied into block k of the output along `axis`."""
-    copies = _joined(parts, axis % len(out), out, into=True)
-    return copies_kernel([(k, 0) for k in range(len(parts))], copies)
-
-
-@kernel("concat", backend="cuda")
-def bind_concat(attrs: Mapping[str, Any], in_types: Sequence[Type], out_types: Sequence[Type]
-                ) -> CudaKernel:  # fmt: skip
-    return _join([s for _, s in in_types], attrs["axis"], out_types[0][1])
-
-
-@kernel("pack", backend="cuda")
-def bind_pack(attrs: Mapping[str, Any], in_types: Sequence[Type], out_types: Sequence[Type]
-              ) -> CudaKernel:  # fmt: skip
-    """concat of the inputs seen with a size-1 axis at `axis`."""
-    out = out_types[0][1]
-    axis = attrs["axis"] % len(out)
-    return _join([(*s[:axis], 1, *s[axis:]) for _, s in in_types], axis, out)
-
-
-def _pieces(in_types: Sequence[Type], out_types: Sequence[Type], axis: int) -> CudaKernel:
-    """Input 0 cut along `axis` into the outputs."""
-    whole = in_types[0][1]
-    copies = _joined([s for _, s in out_types], axis % len(whole), whole, into=False)
-    return copies_kernel([(0, j) for j in range(len(out_types))], copies)
-
-
-kernel("split", backend="cuda")(lambda attrs, ins, outs: _pieces(ins, outs, attrs["axis"]))
-kernel("concat_grad", backend="cuda")(lambda attrs, ins, outs: _pieces(ins, outs, attrs["axis"]))
-
-
 # -- gather, one_hot -------------------------------------------------------------------------
 
 
@@ -379,9 +270,9 @@ def bind_gather(attrs: Mapping[str, Any], in_types: Sequence[Type], out_types: S
                 ) -> CudaKernel:  # fmt: skip
     """Zeros where an index is outside [0, dim) (a device kernel cannot raise)."""
     shape = in_types[0][1]
-    _, dim, inner = _around(shape, attrs["axis"] % len(shape))
+    _, dim, inner = around(shape, attrs["axis"] % len(shape))
     dtype, out = out_types[0]
-    return launch_1d(gather_rows, _size(out), _size(out), dim, inner, _typed(0, dtype))
+    return launch_1d(gather_rows, _size(out), _size(out), dim, inner, typed_scalar(0, dtype))
 
 
 @kernel("gather_grad", backend="cuda")
@@ -392,10 +283,10 @@ def bind_gather_grad(attrs: Mapping[str, Any], in_types: Sequence[Type],
     a thread per (first position, element) then sums its chain in order. Indices outside
     [0, dim) add nothing."""
     (_, g_shape), (_, i_shape), (_, shape) = in_types[:3]
-    _, dim, inner = _around(shape, attrs["axis"] % len(shape))
+    _, dim, inner = around(shape, attrs["axis"] % len(shape))
     dtype, out = out_types[0]
     m, total, size = _size(i_shape), _size(g_shape), _size(out)
-    zero = _typed(0, dtype)
+    zero = typed_scalar(0, dtype)
     link_grid, sum_grid, fill_grid = _grid(m), _grid(total), _grid(size)
 
     def launch(inputs: Sequence[Any], outputs: Sequence[Any], scratch: Sequence[Any],
@@ -415,6 +306,6 @@ def bind_gather_grad(attrs: Mapping[str, Any], in_types: Sequence[Type],
 def bind_one_hot(attrs: Mapping[str, Any], in_types: Sequence[Type], out_types: Sequence[Type]
                  ) -> CudaKernel:  # fmt: skip
     dtype, out = out_types[0]
-    _, depth, inner = _around(out, attrs["axis"] % len(out))
-    on, off = (_typed(attrs[k], dtype) for k in ("on_value", "off_value"))
+    _, depth, inner = around(out, attrs["axis"] % len(out))
+    on, off = (typed_scalar(attrs[k], dtype) for k in ("on_value", "off_value"))
     return launch_1d(one_hot_values, _size(out), _size(out), depth, inner, on, off)
