@@ -184,12 +184,25 @@ def reduction_kernel(op: str, in_types: Sequence[Type], out_type: Type, axes: se
     return CpuKernel(load_source("reduce", source).kernel, (dims, init), ((acc_dtype, (size,)),))
 
 
+def reduced_axes(attrs: Mapping[str, Any], shape: Sequence[int]) -> set[int]:
+    """The axes a reduce_* op reduces (attrs["axis"]; None: all)."""
+    ndim = len(shape)
+    return set(range(ndim)) if attrs["axis"] is None else {a % ndim for a in attrs["axis"]}
+
+
+def broadcast_axes(g: Sequence[int], like: Sequence[int]) -> set[int]:
+    """The axes of g that broadcasting `like` to g's shape added or stretched from 1 (what
+    sum_to_like sums over)."""
+    extra = len(g) - len(like)
+    return set(range(extra)) | {
+        d + extra for d, size in enumerate(like) if size == 1 and g[d + extra] != 1
+    }
+
+
 def _reduction_binder(op: str) -> Any:
     def bind(attrs: Mapping[str, Any], in_types: Sequence[Type], out_types: Sequence[Type]
              ) -> CpuKernel:  # fmt: skip
-        ndim = len(in_types[0][1])
-        axes = set(range(ndim)) if attrs["axis"] is None else {a % ndim for a in attrs["axis"]}
-        return reduction_kernel(op, in_types, out_types[0], axes)
+        return reduction_kernel(op, in_types, out_types[0], reduced_axes(attrs, in_types[0][1]))
 
     bind.__name__ = bind.__qualname__ = op
     return bind
@@ -203,12 +216,7 @@ for _op in _COMBINE:
 @kernel("sum_to_like", backend="cpu")
 def bind_sum_to_like(attrs: Mapping[str, Any], in_types: Sequence[Type],
                      out_types: Sequence[Type]) -> CpuKernel:  # fmt: skip
-    """g summed over the axes that broadcasting added or stretched from 1."""
-    g, like = in_types[0][1], in_types[1][1]
-    extra = len(g) - len(like)
-    axes = set(range(extra)) | {
-        d + extra for d, size in enumerate(like) if size == 1 and g[d + extra] != 1
-    }
+    axes = broadcast_axes(in_types[0][1], in_types[1][1])
     return reduction_kernel("sum_to_like", in_types, out_types[0], axes)
 
 

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 from numba import cuda
 
-from graphnet.backends.cpu.math import reduce_pattern
+from graphnet.backends.cpu.math import broadcast_axes, reduce_pattern, reduced_axes
 from graphnet.backends.cuda.device import simulated
 from graphnet.backends.cuda.kernel import THREADS, WARP, CudaKernel, Type, threads_for
 from graphnet.backends.registry import BackendError, kernel
@@ -215,8 +215,7 @@ def reduction_kernel(op: str, in_type: Type, out_type: Type, axes: set[int]) -> 
 def _reduction_binder(op: str) -> Any:
     def bind(attrs: Mapping[str, Any], in_types: Sequence[Type], out_types: Sequence[Type]
              ) -> CudaKernel:  # fmt: skip
-        ndim = len(in_types[0][1])
-        axes = set(range(ndim)) if attrs["axis"] is None else {a % ndim for a in attrs["axis"]}
+        axes = reduced_axes(attrs, in_types[0][1])
         return reduction_kernel(op, in_types[0], out_types[0], axes)
 
     bind.__name__ = bind.__qualname__ = op
@@ -231,12 +230,7 @@ for _op in _OPS:
 @kernel("sum_to_like", backend="cuda")
 def sum_to_like(attrs: Mapping[str, Any], in_types: Sequence[Type],
                 out_types: Sequence[Type]) -> CudaKernel:  # fmt: skip
-    """g summed over the axes that broadcasting added or stretched from 1."""
-    g, like = in_types[0][1], in_types[1][1]
-    extra = len(g) - len(like)
-    axes = set(range(extra)) | {
-        d + extra for d, size in enumerate(like) if size == 1 and g[d + extra] != 1
-    }
+    axes = broadcast_axes(in_types[0][1], in_types[1][1])
     return reduction_kernel("sum_to_like", in_types[0], out_types[0], axes)
 
 
